@@ -1,0 +1,1 @@
+"""The delivery stage: HTTP transport, retry policy, adaptive concurrency, the API client."""

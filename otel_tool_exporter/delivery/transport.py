@@ -1,0 +1,168 @@
+"""The one small HTTP interface delivery needs, with two implementations.
+
+Delivery only ever POSTs bytes and reads a status, headers and bytes back. Keeping that behind
+:class:`Transport` lets the HTTP stack be chosen by measurement (README: Performance):
+``aiohttp`` is the default, ``httpx`` remains available (and accepts any ``httpx`` client options
+such as proxies and TLS settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = [
+    "AiohttpTransport",
+    "ConnectError",
+    "HttpxTransport",
+    "RequestTimeoutError",
+    "Transport",
+    "TransportError",
+    "TransportResponse",
+    "make_transport",
+]
+
+
+@dataclass(slots=True, frozen=True)
+class TransportResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class TransportError(Exception):
+    """The exchange failed before a complete response arrived. Always retryable."""
+
+    kind = "transport"
+
+
+class ConnectError(TransportError):
+    kind = "connect"
+
+
+class RequestTimeoutError(TransportError):
+    kind = "timeout"
+
+
+class Transport(Protocol):
+    async def post(
+        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+    ) -> TransportResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AiohttpTransport:
+    """aiohttp client session with a keep-alive pool sized to the concurrency limit."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        pool_size: int = 64,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+    ) -> None:
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._pool_size = pool_size
+        self._ssl = ssl_context
+        self._proxy = proxy
+        self._trust_env = trust_env
+        self._session: Any = None
+
+    def _ensure(self) -> Any:
+        if self._session is None or self._session.closed:
+            import aiohttp
+
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=self._ssl if self._ssl is not None else True)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self._timeout, connect=self._connect_timeout),
+                trust_env=self._trust_env,
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def post(
+        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+    ) -> TransportResponse:
+        import aiohttp
+
+        session = self._ensure()
+        try:
+            async with session.post(
+                url, params=params or None, headers=headers, data=content, proxy=self._proxy
+            ) as resp:
+                body = await resp.read()
+                return TransportResponse(resp.status, resp.headers, body)
+        except asyncio.TimeoutError as exc:
+            raise RequestTimeoutError("request timed out") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise ConnectError(f"cannot connect: {type(exc).__name__}") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+class HttpxTransport:
+    """``httpx.AsyncClient``; pass ``client_options`` for proxies, TLS (``verify``), limits."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        pool_size: int = 64,
+        client_options: Mapping[str, Any] | None = None,
+        client: Any = None,
+    ) -> None:
+        import httpx
+
+        self._client = client
+        self._options = dict(client_options or {})
+        self._options.setdefault("timeout", httpx.Timeout(timeout, connect=connect_timeout))
+        self._options.setdefault("limits", httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size))
+
+    def _ensure(self) -> Any:
+        if self._client is None or self._client.is_closed:
+            import httpx
+
+            self._client = httpx.AsyncClient(**self._options)
+        return self._client
+
+    async def post(
+        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+    ) -> TransportResponse:
+        import httpx
+
+        client = self._ensure()
+        try:
+            resp = await client.post(url, params=params or None, headers=headers, content=content)
+        except httpx.TimeoutException as exc:
+            raise RequestTimeoutError("request timed out") from exc
+        except httpx.ConnectError as exc:
+            raise ConnectError(f"cannot connect: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        return TransportResponse(resp.status_code, resp.headers, resp.content)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        self._client = None
+
+
+def make_transport(kind: str, *, timeout: float, connect_timeout: float, pool_size: int) -> Transport:
+    if kind == "httpx":
+        return HttpxTransport(timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size)
+    return AiohttpTransport(timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size)

@@ -1,0 +1,244 @@
+"""One finished tool span + its ``ToolCall`` → one ``ToolLogRequest`` (SPEC §3).
+
+Pure and total: no I/O, no shared state, and no input can make it raise. ``trace_parent_id`` is
+left for the ordering stage, which alone knows the parent's server-assigned Log id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .conventions import ToolCall, ToolSchemaHint
+from .models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
+from .spans import SpanRecord
+from .values import MISSING, canonical, decode_json, dumps_compact, json_safe
+
+__all__ = ["EXPLICIT_PARENT_KEY", "MappedLog", "error_message", "map_tool_span"]
+
+EXPLICIT_PARENT_KEY = "humanloop.log.trace_parent_id"
+PATH_KEY = "humanloop.file.path"
+LOG_ERROR_KEY = "humanloop.log.error"
+VERSION_KEY = "humanloop.version_id"
+ENVIRONMENT_QUERY_KEY = "humanloop.environment"
+LOG_ENVIRONMENT_KEY = "humanloop.log.environment"
+USER_KEYS = ("humanloop.log.user", "user.id", "enduser.id", "langfuse.user.id")
+STRING_FIELDS = ("source_datapoint_id", "batch_id")
+OBJECT_FIELDS = ("provider_request", "provider_response")
+SAVE_KEY = "humanloop.log.save"
+
+
+@dataclass(slots=True)
+class MappedLog:
+    """A Log request ready for ordering: query parameters travel beside the body."""
+
+    request: ToolLogRequest
+    version_id: str | None
+    environment: str | None
+    explicit_parent: str | None
+
+
+def _iso(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+
+
+def _as_text(value: Any) -> str:
+    """A tool's output as Humanloop shows it: strings as they are, anything else compact JSON."""
+    if isinstance(value, str):
+        return json_safe(value)
+    return dumps_compact(json_safe(value))
+
+
+def _inputs(arguments: Any) -> dict[str, Any] | None:
+    if arguments is MISSING:
+        return None
+    value = json_safe(decode_json(arguments))
+    if isinstance(value, dict):
+        args, kwargs = value.get("args"), value.get("kwargs")
+        if set(value) <= {"args", "kwargs"} and isinstance(kwargs, dict) and isinstance(args, (list, type(None))):
+            merged = dict(kwargs)
+            if args:
+                merged["args"] = args
+            return merged
+        return value
+    return {"input": value}
+
+
+def error_message(span: SpanRecord, call: ToolCall | None = None) -> str | None:
+    """SPEC §3 error precedence; never empty when the span's status is ERROR."""
+    explicit = span.attributes.get(LOG_ERROR_KEY)
+    if explicit not in (None, ""):
+        return _as_text(explicit)
+    if span.status_code == "ERROR":
+        if span.status_description:
+            return json_safe(span.status_description)
+        for event in span.events:
+            if event.name == "exception":
+                etype = event.attributes.get("exception.type")
+                emsg = event.attributes.get("exception.message")
+                if etype and emsg:
+                    return json_safe(f"{etype}: {emsg}")
+                if etype or emsg:
+                    return json_safe(str(etype or emsg))
+        etype = span.attributes.get("error.type")
+        if etype:
+            return json_safe(str(etype))
+        if call is not None and call.error:
+            return call.error
+        return "span status ERROR (no description recorded)"
+    if call is not None and call.error:
+        return call.error
+    return None
+
+
+def _stdout(span: SpanRecord, consumed_events: frozenset[int]) -> str | None:
+    lines = []
+    for index, event in enumerate(span.events):
+        if event.name == "exception" or index in consumed_events:
+            continue
+        stamp = format_datetime(_iso(event.time_unix_nano)) if event.time_unix_nano else "-"
+        lines.append(f"{stamp} {event.name} {dumps_compact(json_safe(dict(event.attributes)))}")
+    return "\n".join(lines) if lines else None
+
+
+def _tool_kernel(call: ToolCall, hint: ToolSchemaHint | None) -> ToolKernel:
+    description = call.description or (hint.description if hint else None)
+    parameters = call.schema if call.schema is not None else (hint.parameters if hint else None)
+    if parameters is not None and not _is_json_schema(parameters):
+        parameters = None
+    return ToolKernel(
+        function=ToolFunction(
+            name=call.name,
+            description=json_safe(description) if description else None,
+            parameters=canonical(json_safe(parameters)) if parameters is not None else None,
+        )
+    )
+
+
+def _is_json_schema(value: Any) -> bool:
+    """Only object schemas are sent: a broken schema would create a broken Tool version."""
+    return isinstance(value, dict) and (value.get("type") == "object" or "properties" in value)
+
+
+def _first(attrs: Mapping[str, Any], keys: tuple[str, ...], consumed: set[str]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if value not in (None, ""):
+            consumed.add(key)
+            return str(value)
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def map_tool_span(
+    span: SpanRecord,
+    call: ToolCall,
+    *,
+    path_prefix: str = "",
+    version_id: str | None = None,
+    environment: str | None = None,
+    save: bool | None = None,
+    schema_hint: ToolSchemaHint | None = None,
+) -> MappedLog:
+    """Build the Log request for one tool span (everything but ``trace_parent_id``)."""
+    attrs = span.attributes
+    consumed: set[str] = set(call.consumed)
+
+    path = attrs.get(PATH_KEY)
+    if isinstance(path, str) and path.strip():
+        consumed.add(PATH_KEY)
+    else:
+        path = f"{path_prefix}{call.name}"
+
+    fields: dict[str, Any] = {
+        "path": json_safe(path),
+        "tool": _tool_kernel(call, schema_hint),
+        "start_time": _iso(span.start_time_unix_nano),
+        "end_time": _iso(span.end_time_unix_nano),
+        "created_at": _iso(span.end_time_unix_nano),
+        "provider_latency": max(0.0, (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9),
+        "source": json_safe(span.scope_name) if span.scope_name else "opentelemetry",
+    }
+    inputs = _inputs(call.arguments)
+    if call.extra_inputs:
+        inputs = {**(inputs or {}), **json_safe(dict(call.extra_inputs))}
+    if inputs is not None:
+        fields["inputs"] = inputs
+
+    error = error_message(span, call)
+    if LOG_ERROR_KEY in attrs:
+        consumed.add(LOG_ERROR_KEY)
+    if error:
+        fields["error"] = error
+    if call.result is not MISSING and not (error and call.result is None):
+        fields["output"] = _as_text(call.result)
+
+    stdout = _stdout(span, call.consumed_events)
+    if stdout:
+        fields["stdout"] = stdout
+
+    user = _first(attrs, USER_KEYS, consumed)
+    if user:
+        fields["user"] = json_safe(user)
+    env_body = _first(attrs, (LOG_ENVIRONMENT_KEY,), consumed) or _first(
+        span.resource_attributes, ("deployment.environment.name", "deployment.environment"), set()
+    )
+    if env_body:
+        fields["environment"] = json_safe(env_body)
+    for name in STRING_FIELDS:
+        value = _first(attrs, (f"humanloop.log.{name}",), consumed)
+        if value:
+            fields[name] = json_safe(value)
+    for name in OBJECT_FIELDS:
+        key = f"humanloop.log.{name}"
+        if key in attrs:
+            consumed.add(key)
+            value = json_safe(decode_json(attrs[key]))
+            fields[name] = value if isinstance(value, dict) else {"value": value}
+    span_save = _bool(attrs.get(SAVE_KEY)) if SAVE_KEY in attrs else None
+    if span_save is not None:
+        consumed.add(SAVE_KEY)
+    if span_save is not None or save is not None:
+        fields["save"] = span_save if span_save is not None else save
+
+    query_version = _first(attrs, (VERSION_KEY,), consumed) or version_id
+    query_environment = _first(attrs, (ENVIRONMENT_QUERY_KEY,), consumed) or environment
+    explicit_parent = _first(attrs, (EXPLICIT_PARENT_KEY,), consumed)
+
+    otel: dict[str, Any] = {
+        "trace_id": span.trace_id_hex,
+        "span_id": span.span_id_hex,
+        "parent_span_id": span.parent_span_id_hex,
+        "span_name": json_safe(span.name),
+        "span_kind": span.kind,
+        "status_code": span.status_code,
+        "scope": json_safe(span.scope_name),
+        "service_name": json_safe(span.resource_attributes.get("service.name")),
+        "convention": call.convention,
+    }
+    if span.scope_version:
+        otel["scope_version"] = json_safe(span.scope_version)
+    if call.call_id:
+        otel["call_id"] = json_safe(call.call_id)
+    fields["metadata"] = {
+        "otel": otel,
+        "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
+    }
+    request = ToolLogRequest.model_construct(**fields)
+    return MappedLog(
+        request=request,
+        version_id=query_version,
+        environment=query_environment,
+        explicit_parent=explicit_parent,
+    )

@@ -1,0 +1,118 @@
+"""Pydantic models for Humanloop's "Log to a Tool" endpoint, field for field.
+
+The single source of truth is ``shared/reference/log-to-a-tool.txt``; the models are used by the
+mapping stage (building requests), the client (parsing replies) and the stub server (validating
+bodies), so the three can never drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+__all__ = [
+    "HTTPValidationError",
+    "ToolFunction",
+    "ToolKernel",
+    "ToolLogRequest",
+    "ToolLogResponse",
+    "ValidationErrorItem",
+    "format_datetime",
+]
+
+
+def format_datetime(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and a ``Z`` suffix; naive datetimes are taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _Strict(BaseModel):
+    """Request-side models refuse unknown fields: a typo must fail loudly, not vanish."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolFunction(_Strict):
+    """The ``function`` of a Tool kernel: an OpenAI-style function definition."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolKernel(_Strict):
+    """Tool details sent with a Log; the server reuses the version whose details match."""
+
+    function: ToolFunction | None = None
+    source_code: str | None = None
+    setup_values: dict[str, Any] | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class ToolLogRequest(_Strict):
+    """Body of ``POST /tools/log``. Every field is optional, exactly as the reference page says."""
+
+    path: str | None = None
+    id: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    output: str | None = None
+    created_at: datetime | None = None
+    error: str | None = None
+    provider_latency: float | None = None
+    stdout: str | None = None
+    provider_request: dict[str, Any] | None = None
+    provider_response: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
+    source: str | None = None
+    metadata: dict[str, Any] | None = None
+    source_datapoint_id: str | None = None
+    trace_parent_id: str | None = None
+    batch_id: str | None = None
+    user: str | None = None
+    environment: str | None = None
+    save: bool | None = None
+    tool: ToolKernel | None = None
+
+    @field_serializer("start_time", "end_time", "created_at", when_used="json-unless-none")
+    def _utc_z(self, value: datetime) -> str:
+        return format_datetime(value)
+
+    def to_json_bytes(self) -> bytes:
+        """The wire body: unset and ``None`` fields omitted (values inside dicts are kept)."""
+        return self.model_dump_json(exclude_none=True).encode()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ToolLogResponse(BaseModel):
+    """200 reply. Extra keys may appear and are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tool_id: str
+    version_id: str
+    session_id: str | None = None
+
+
+class ValidationErrorItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class HTTPValidationError(BaseModel):
+    """422 reply body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    detail: list[ValidationErrorItem] = Field(default_factory=list)

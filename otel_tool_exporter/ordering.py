@@ -1,0 +1,338 @@
+"""The ordering stage (SPEC §4): which Log each tool Log nests under, and when it may be sent.
+
+Humanloop assigns Log ids, so a child can name its parent only after the parent's Log exists.
+OpenTelemetry ends children first. This engine keeps, per trace, what is known of each span
+(open, ended-not-logged, pending, logged, failed) and lets a child wait — as data, never as a
+blocked thread — on the nearest ancestor that is or will be logged. Every wait is bounded.
+
+It runs on the delivery thread only, so it needs no locks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .mapping import MappedLog
+from .spans import SpanRecord, format_span_id
+
+__all__ = ["Job", "OrderingEngine", "Reason"]
+
+
+class Reason:
+    """Why a child went without ``trace_parent_id`` (``metadata.otel.unresolved_parent.reason``)."""
+
+    TIMEOUT = "max_parent_wait"
+    PARENT_FAILED = "parent_failed"
+    PENDING_FULL = "max_pending"
+    SHUTDOWN = "shutdown"
+
+
+# node states
+OPEN_TOOL = 1  # started, recognised as a tool at start, not ended yet
+OPEN_OTHER = 2  # started, not a tool at start, not ended yet
+UNSEEN = 3  # named as a parent, not seen yet (exporter-only mode)
+NONTOOL = 4  # ended, not a tool (or not logged by choice): skipped by descendants
+PENDING = 5  # tool ended, its Log not created yet
+LOGGED = 6
+FAILED = 7  # tool whose Log could not be created, or was dropped by the redact hook
+
+_WAITABLE = (OPEN_TOOL, PENDING, UNSEEN)
+
+
+@dataclass(slots=True)
+class Node:
+    parent: int | None
+    state: int
+    log_id: str | None = None
+    explicit: str | None = None
+    failure: str | None = None
+    waiters: list[Job] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """One tool Log on its way: mapped request, where it waits, and its bookkeeping."""
+
+    span: SpanRecord
+    mapped: MappedLog
+    seq: int
+    arrived: float
+    waiting_on: tuple[int, int] | None = None
+    deadline: float = 0.0
+    skipped: dict[str, Any] | None = None
+    task: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Trace:
+    nodes: dict[int, Node] = field(default_factory=dict)
+    touched: float = 0.0
+    busy: int = 0  # pending + waiting jobs: a busy trace is never evicted
+
+
+class OrderingEngine:
+    """Resolve ``trace_parent_id`` for each job, releasing jobs through ``on_ready``.
+
+    ``on_ready(job, parent_log_id, unresolved)`` is called exactly once per submitted job;
+    ``unresolved`` is ``None`` or ``{"span_id", "reason"}``.
+    """
+
+    def __init__(
+        self,
+        on_ready: Callable[[Job, str | None, dict[str, str] | None], None],
+        *,
+        max_parent_wait: float = 300.0,
+        max_pending: int = 10_000,
+        trace_ttl: float = 900.0,
+        max_tracked_spans: int = 100_000,
+        ancestry_from_start: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._on_ready = on_ready
+        self.max_parent_wait = max_parent_wait
+        self.max_pending = max_pending
+        self.trace_ttl = trace_ttl
+        self.max_tracked_spans = max_tracked_spans
+        self.ancestry_from_start = ancestry_from_start
+        self._clock = clock
+        self._traces: OrderedDict[int, _Trace] = OrderedDict()
+        self._tracked = 0
+        self._waiting = 0
+        self._deadlines: list[tuple[float, int, Job]] = []
+
+    # ------------------------------------------------------------------ introspection
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    @property
+    def tracked_spans(self) -> int:
+        return self._tracked
+
+    @property
+    def tracked_traces(self) -> int:
+        return len(self._traces)
+
+    def next_deadline(self) -> float | None:
+        while self._deadlines and self._deadlines[0][2].waiting_on is None:
+            heapq.heappop(self._deadlines)
+        return self._deadlines[0][0] if self._deadlines else None
+
+    def waiting_jobs(self) -> Iterator[Job]:
+        for _, _, job in self._deadlines:
+            if job.waiting_on is not None:
+                yield job
+
+    # ------------------------------------------------------------------ span facts
+    def _trace(self, trace_id: int) -> _Trace:
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            trace = self._traces[trace_id] = _Trace()
+        else:
+            self._traces.move_to_end(trace_id)
+        trace.touched = self._clock()
+        return trace
+
+    def _node(self, trace: _Trace, span_id: int, parent: int | None, state: int) -> Node:
+        node = trace.nodes.get(span_id)
+        if node is None:
+            node = trace.nodes[span_id] = Node(parent, state)
+            self._tracked += 1
+        return node
+
+    def started(self, trace_id: int, span_id: int, parent: int | None, *, is_tool: bool, explicit: str | None) -> None:
+        """A span started (``ToolSpanProcessor.on_start``)."""
+        trace = self._trace(trace_id)
+        node = self._node(trace, span_id, parent, OPEN_TOOL if is_tool else OPEN_OTHER)
+        if node.state == UNSEEN:
+            node.state = OPEN_TOOL if is_tool else OPEN_OTHER
+            node.parent = parent
+        node.explicit = node.explicit or explicit
+        self._evict()
+
+    def is_known_end(self, trace_id: int, span_id: int) -> bool:
+        """True when this span's end was handled already (a duplicate hand-off)."""
+        trace = self._traces.get(trace_id)
+        node = trace.nodes.get(span_id) if trace is not None else None
+        return node is not None and node.state >= NONTOOL
+
+    def ended_not_logged(self, span: SpanRecord, *, explicit: str | None = None, failure: str | None = None) -> None:
+        """A span ended that will not be logged: not a tool, or dropped (``failure`` says why)."""
+        trace = self._trace(span.trace_id)
+        node = self._node(trace, span.span_id, span.parent_span_id, NONTOOL)
+        node.parent = span.parent_span_id
+        node.explicit = node.explicit or explicit
+        node.state = FAILED if failure else NONTOOL
+        node.failure = failure
+        self._wake(trace, node)
+        self._evict()
+
+    def submit(self, job: Job) -> None:
+        """A tool span ended and was mapped: release it now or let it wait for its parent."""
+        span = job.span
+        trace = self._trace(span.trace_id)
+        node = self._node(trace, span.span_id, span.parent_span_id, PENDING)
+        node.parent = span.parent_span_id
+        node.state = PENDING
+        node.explicit = job.mapped.explicit_parent or node.explicit
+        trace.busy += 1
+        self._resolve(trace, job)
+        self._evict()
+
+    def logged(self, job: Job, log_id: str) -> None:
+        trace, node = self._finish(job)
+        if node is not None:
+            node.state = LOGGED
+            node.log_id = log_id
+            self._wake(trace, node)
+
+    def failed(self, job: Job, reason: str) -> None:
+        trace, node = self._finish(job)
+        if node is not None:
+            node.state = FAILED
+            node.failure = reason
+            self._wake(trace, node)
+
+    def remember_log(self, trace_id: int, span_id: int, parent: int | None, log_id: str) -> None:
+        """A Log created earlier (e.g. before a restart, from the spool's map)."""
+        trace = self._trace(trace_id)
+        node = self._node(trace, span_id, parent, LOGGED)
+        node.state = LOGGED
+        node.log_id = log_id
+        self._wake(trace, node)
+
+    def _finish(self, job: Job) -> tuple[_Trace | None, Node | None]:
+        trace = self._traces.get(job.span.trace_id)
+        if trace is None:
+            return None, None
+        trace.busy = max(0, trace.busy - 1)
+        return trace, trace.nodes.get(job.span.span_id)
+
+    # ------------------------------------------------------------------ resolution
+    def _resolve(self, trace: _Trace, job: Job) -> None:
+        span = job.span
+        own = trace.nodes.get(span.span_id)
+        if own is not None and own.explicit:
+            self._release(job, own.explicit, None)
+            return
+        current = span.parent_span_id
+        failed: dict[str, str] | None = None
+        steps = 0
+        while current is not None and steps < 10_000:
+            steps += 1
+            node = trace.nodes.get(current)
+            if node is None:
+                if self.ancestry_from_start:
+                    break  # started before we were attached, or remote: nothing to wait for
+                node = self._node(trace, current, None, UNSEEN)
+            state = node.state
+            if state == LOGGED:
+                self._release(job, node.log_id, failed)
+                return
+            if state in _WAITABLE:
+                self._wait(trace, node, current, job)
+                return
+            if state == FAILED and failed is None:
+                failed = {
+                    "span_id": format_span_id(current),
+                    "reason": Reason.PARENT_FAILED,
+                    "detail": node.failure or "",
+                }
+            if node.explicit:
+                self._release(job, node.explicit, failed)
+                return
+            current = node.parent
+        self._release(job, None, failed)
+
+    def _wait(self, trace: _Trace, node: Node, span_id: int, job: Job) -> None:
+        if job.waiting_on is None and job.deadline == 0.0:
+            if self._waiting >= self.max_pending:
+                self._release(job, None, {"span_id": format_span_id(span_id), "reason": Reason.PENDING_FULL})
+                return
+            job.deadline = job.arrived + self.max_parent_wait
+        if node.waiters is None:
+            node.waiters = []
+        node.waiters.append(job)
+        if job.waiting_on is None:
+            self._waiting += 1
+            heapq.heappush(self._deadlines, (job.deadline, job.seq, job))
+        job.waiting_on = (job.span.trace_id, span_id)
+
+    def _wake(self, trace: _Trace | None, node: Node) -> None:
+        if trace is None or not node.waiters:
+            return
+        waiters, node.waiters = node.waiters, None
+        for job in waiters:
+            if job.waiting_on is None:
+                continue
+            self._resolve(trace, job)
+
+    def _release(self, job: Job, parent_log_id: str | None, unresolved: dict[str, str] | None) -> None:
+        if job.waiting_on is not None:
+            job.waiting_on = None
+            self._waiting -= 1
+        if parent_log_id is not None and unresolved is not None:
+            job.skipped = unresolved  # nested under a further ancestor: say which one was skipped
+            unresolved = None
+        self._on_ready(job, parent_log_id, unresolved)
+
+    def _give_up(self, job: Job, reason: str) -> None:
+        key = job.waiting_on
+        if key is None:
+            return
+        trace = self._traces.get(key[0])
+        node = trace.nodes.get(key[1]) if trace is not None else None
+        if node is not None and node.waiters:
+            try:
+                node.waiters.remove(job)
+            except ValueError:
+                pass
+        self._release(job, None, {"span_id": format_span_id(key[1]), "reason": reason})
+
+    def expire(self, now: float | None = None) -> int:
+        """Release children whose ``max_parent_wait`` has passed; returns how many."""
+        now = self._clock() if now is None else now
+        count = 0
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, _, job = heapq.heappop(self._deadlines)
+            if job.waiting_on is not None:
+                self._give_up(job, Reason.TIMEOUT)
+                count += 1
+        return count
+
+    def release_all(self, reason: str = Reason.SHUTDOWN) -> int:
+        """Send every waiting child now, unresolved (shutdown)."""
+        count = 0
+        while self._deadlines:
+            _, _, job = heapq.heappop(self._deadlines)
+            if job.waiting_on is not None:
+                self._give_up(job, reason)
+                count += 1
+        return count
+
+    # ------------------------------------------------------------------ memory bound
+    def _evict(self) -> None:
+        """Drop whole traces, least recently touched first, when over the cap or past the TTL.
+        Traces with pending or waiting Logs are kept (their number is bounded by max_pending)."""
+        traces = self._traces
+        if not traces:
+            return
+        now = self._clock()
+        rotations = 0
+        while traces and rotations < 64:
+            trace_id, trace = next(iter(traces.items()))
+            expired = now - trace.touched > self.trace_ttl
+            if not expired and self._tracked <= self.max_tracked_spans:
+                return
+            if trace.busy:  # waiting children are pending jobs of this same trace
+                traces.move_to_end(trace_id)
+                rotations += 1
+                continue
+            del traces[trace_id]
+            self._tracked -= len(trace.nodes)

@@ -1,0 +1,453 @@
+"""The pipeline behind every entry point: receive → recognise → map → order → deliver.
+
+The application's threads only ever append to a bounded deque (no I/O, no lock shared with the
+network, no exception). One background thread runs an asyncio loop that drains the deque,
+recognises and maps tool spans, resolves nesting and sends Logs concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import itertools
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .conventions import ConventionRegistry
+from .delivery.client import APIStatusError, HumanloopClient, HumanloopError
+from .delivery.limiter import AdaptiveLimiter
+from .delivery.retry import RetryPolicy
+from .delivery.transport import Transport, make_transport
+from .limits import cap_request
+from .mapping import EXPLICIT_PARENT_KEY, map_tool_span
+from .ordering import Job, OrderingEngine, Reason
+from .redaction import RedactHook, Redactor
+from .schemas import SchemaMemory
+from .settings import Settings
+from .spans import SpanRecord
+from .stats import Stats
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger("otel_tool_exporter")
+
+_START = object()
+
+
+class _Flush:
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+
+class Pipeline:
+    """Owns the queue, the delivery thread and every stage after the edge."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: ConventionRegistry | None = None,
+        redact: RedactHook | None = None,
+        transport_factory: Callable[[], Transport] | None = None,
+        ancestry_from_start: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or ConventionRegistry()
+        self.redactor = Redactor(settings.redact_keys)
+        self.redact_hook = redact
+        self.schemas = SchemaMemory()
+        self.stats = Stats()
+        self._transport_factory = transport_factory or (
+            lambda: make_transport(
+                settings.transport,
+                timeout=settings.timeout,
+                connect_timeout=settings.connect_timeout,
+                pool_size=settings.max_concurrency,
+            )
+        )
+        self.ancestry_from_start = ancestry_from_start
+        self._queue: deque[Any] = deque()
+        self._seq = itertools.count(1)
+        self._lock = threading.Lock()  # guards start/stop of the thread only
+        self._reset_runtime()
+        self._closed = False
+        self._logged_messages: set[str] = set()
+        atexit.register(_atexit_shutdown, weakref.ref(self))
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_weak_call(self, Pipeline._after_fork_in_child))
+
+    def _reset_runtime(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._idle = False
+        self._active: set[Job] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._pid = os.getpid()
+        self.engine = OrderingEngine(
+            self._on_ready,
+            max_parent_wait=self.settings.max_parent_wait,
+            max_pending=self.settings.max_pending,
+            trace_ttl=self.settings.trace_ttl,
+            max_tracked_spans=self.settings.max_tracked_spans,
+            ancestry_from_start=getattr(self, "ancestry_from_start", False),
+        )
+        self.client: HumanloopClient | None = None
+
+    def enable_start_ancestry(self) -> None:
+        """Called by ``ToolSpanProcessor``: ancestry now comes from ``on_start`` (SPEC §4)."""
+        self.ancestry_from_start = True
+        self.engine.ancestry_from_start = True
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets a fresh thread, loop and client; the parent's queue is not ours."""
+        self._queue.clear()
+        self._lock = threading.Lock()
+        self._reset_runtime()
+
+    # ================================================================= app-thread side
+    def submit_start(self, span: Any) -> None:
+        """``on_start`` hand-off: O(1), no I/O, never raises."""
+        if self._closed:
+            return
+        queue = self._queue
+        if len(queue) >= self.settings.max_queue:
+            return  # ancestry is best effort under overload; the end hand-off is what counts
+        queue.append((_START, span))
+        if self._idle or self._thread is None:
+            self._notify()
+
+    def submit(self, span: Any) -> None:
+        """``on_end``/``export`` hand-off of one finished span (SDK span or ``SpanRecord``)."""
+        if self._closed:
+            self.stats.drop("after_shutdown")
+            return
+        queue = self._queue
+        if len(queue) >= self.settings.max_queue:
+            self.stats.drop("queue_full")
+            self._log_once("queue_full", "queue full (max_queue=%d): dropping spans", self.settings.max_queue)
+            return
+        queue.append(span)
+        if self._idle or self._thread is None:
+            self._notify()
+
+    def _notify(self) -> None:
+        try:
+            if self._thread is None or self._pid != os.getpid():
+                self._start()
+            loop, wake = self._loop, self._wake
+            if loop is not None and wake is not None and self._idle:
+                self._idle = False
+                loop.call_soon_threadsafe(wake.set)
+        except Exception:
+            logger.exception("otel_tool_exporter: cannot wake the delivery thread")
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            if self._pid != os.getpid():
+                self._reset_runtime()
+            ready = threading.Event()
+            thread = threading.Thread(target=self._run_thread, args=(ready,), name="otel-tool-exporter", daemon=True)
+            self._thread = thread
+            thread.start()
+            ready.wait(5.0)
+
+    # ================================================================= public control
+    def force_flush(self, timeout: float) -> bool:
+        """True when every span handed in before the call is delivered or finally handled."""
+        if self._thread is None:
+            return not self._queue
+        marker = _Flush()
+        self._queue.append(marker)
+        self._idle = True  # force a wake-up even if the worker is busy
+        self._notify()
+        try:
+            return marker.future.result(timeout=max(0.0, timeout))
+        except concurrent.futures.TimeoutError:
+            return False
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush, send waiting children unresolved, close. Returns by ``timeout``."""
+        if self._closed:
+            return True
+        deadline = time.monotonic() + timeout
+        flushed = self.force_flush(max(0.0, timeout * 0.8))
+        self._closed = True
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or self._pid != os.getpid():
+            return flushed
+        try:
+            fut = asyncio.run_coroutine_threadsafe(self._final_drain(deadline), loop)
+            fut.result(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:
+            pass
+        try:
+            loop.call_soon_threadsafe(loop.stop)
+        except RuntimeError:
+            pass
+        thread.join(max(0.1, deadline - time.monotonic()))
+        return flushed
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.stats.snapshot(
+            queue_depth=len(self._queue),
+            waiting_children=self.engine.waiting,
+            in_flight=len(self._active),
+            tracked_spans=self.engine.tracked_spans,
+            concurrency_limit=self.client.limiter.limit
+            if self.client and self.client.limiter
+            else self.settings.max_concurrency,
+        )
+
+    # ================================================================= delivery thread
+    def _run_thread(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        self._wake = asyncio.Event()
+        settings = self.settings
+        self.client = HumanloopClient(
+            api_key=settings.api_key_value,
+            base_url=settings.base_url,
+            transport=self._transport_factory(),
+            policy=RetryPolicy(max_elapsed=settings.max_elapsed, max_retry_after=settings.max_retry_after),
+            limiter=AdaptiveLimiter(settings.max_concurrency),
+            extra_headers=settings.headers,
+            on_retry=self._count_retry,
+        )
+        main = loop.create_task(self._drain_forever())
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            main.cancel()
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            try:
+                loop.run_until_complete(self.client.transport.aclose())
+            except Exception:
+                pass
+            loop.close()
+
+    def _count_retry(self, reason: str) -> None:
+        self.stats.retries += 1
+
+    async def _drain_forever(self) -> None:
+        queue = self._queue
+        wake = self._wake
+        assert wake is not None
+        while True:
+            if not queue:
+                self._idle = True
+                if queue:  # re-check after publishing 'idle' (see submit)
+                    self._idle = False
+                    continue
+                await wake.wait()
+                wake.clear()
+                continue
+            for _ in range(min(len(queue), 256)):
+                item = queue.popleft()
+                try:
+                    self._handle(item)
+                except Exception:
+                    self.stats.failed["internal_error"] += 1
+                    logger.exception("otel_tool_exporter: internal error while processing a span")
+            self._arm_timer()
+            await asyncio.sleep(0)
+
+    def _handle(self, item: Any) -> None:
+        if type(item) is tuple and item[0] is _START:
+            self._handle_start(item[1])
+        elif type(item) is _Flush:
+            asyncio.get_running_loop().create_task(self._flush(item))
+        else:
+            self._handle_end(item if type(item) is SpanRecord else SpanRecord.from_readable(item))
+
+    def _handle_start(self, span: Any) -> None:
+        ctx = span.get_span_context()
+        parent = span.parent
+        attrs = span.attributes or {}
+        explicit = attrs.get(EXPLICIT_PARENT_KEY)
+        self.engine.started(
+            ctx.trace_id,
+            ctx.span_id,
+            parent.span_id if parent is not None else None,
+            is_tool=self.registry.looks_like_tool(span.name, attrs),
+            explicit=str(explicit) if explicit else None,
+        )
+
+    def _handle_end(self, span: SpanRecord) -> None:
+        stats = self.stats
+        stats.received += 1
+        engine = self.engine
+        if engine.is_known_end(span.trace_id, span.span_id):
+            return  # the same span handed in twice (two processors): one Log only
+        call = self.registry.recognise(span)
+        if call is None:
+            self.schemas.learn(span)
+            explicit = span.attributes.get(EXPLICIT_PARENT_KEY)
+            engine.ended_not_logged(span, explicit=str(explicit) if explicit else None)
+            return
+        stats.tool_spans += 1
+        settings = self.settings
+        mapped = map_tool_span(
+            span,
+            call,
+            path_prefix=settings.path_prefix,
+            version_id=settings.version_id,
+            environment=settings.environment,
+            save=settings.save,
+            schema_hint=self.schemas.lookup(span.trace_id, call.name),
+        )
+        self.redactor.apply(mapped.request)
+        if self.redact_hook is not None:
+            try:
+                result = self.redact_hook(mapped.request)
+            except Exception as exc:
+                stats.dropped["redact_hook_error"] += 1
+                self._log_once(f"hook:{type(exc).__name__}", "redact hook raised %s: Log dropped", type(exc).__name__)
+                engine.ended_not_logged(span, failure="redact_hook_error")
+                return
+            if result is None:
+                stats.dropped["redacted"] += 1
+                engine.ended_not_logged(span, failure="redacted")
+                return
+            mapped.request = result
+        job = Job(span=span, mapped=mapped, seq=next(self._seq), arrived=time.monotonic())
+        engine.submit(job)
+
+    # ---------------------------------------------------------------- ordering → sending
+    def _on_ready(self, job: Job, parent_log_id: str | None, unresolved: dict[str, str] | None) -> None:
+        request = job.mapped.request
+        if parent_log_id is not None:
+            request.trace_parent_id = parent_log_id
+        otel = request.metadata["otel"] if isinstance(request.metadata, dict) else None
+        if otel is not None:
+            if unresolved is not None:
+                otel["unresolved_parent"] = unresolved
+            if job.skipped is not None:
+                otel["skipped_parent"] = job.skipped
+        if unresolved is not None:
+            self.stats.unresolved += 1
+        job.task = asyncio.get_running_loop().create_task(self._send(job))
+        self._active.add(job)
+
+    async def _send(self, job: Job) -> None:
+        client = self.client
+        assert client is not None
+        request = job.mapped.request
+        try:
+            body = request.to_json_bytes()
+            if len(body) > self.settings.max_field_bytes and cap_request(request, self.settings.max_field_bytes):
+                body = request.to_json_bytes()
+            try:
+                response = await client.log_tool(
+                    body, version_id=job.mapped.version_id, environment=job.mapped.environment
+                )
+            except APIStatusError as exc:
+                if exc.status != 413:
+                    raise
+                cap_request(request, max(1024, min(len(body) // 4, self.settings.max_field_bytes // 4)))
+                response = await client.log_tool(
+                    request.to_json_bytes(), version_id=job.mapped.version_id, environment=job.mapped.environment
+                )
+        except HumanloopError as exc:
+            self.stats.failed[exc.reason] += 1
+            self._log_once(f"fail:{exc}", "Log for tool %r not created: %s", request.path, exc)
+            self.engine.failed(job, exc.reason)
+        except asyncio.CancelledError:
+            self.stats.failed[Reason.SHUTDOWN] += 1
+            self.engine.failed(job, Reason.SHUTDOWN)
+            raise
+        except Exception as exc:
+            self.stats.failed["internal_error"] += 1
+            logger.exception("otel_tool_exporter: unexpected error sending a Log")
+            self.engine.failed(job, f"internal_error:{type(exc).__name__}")
+        else:
+            self.stats.sent += 1
+            self.engine.logged(job, response.id)
+        finally:
+            self._active.discard(job)
+            self._arm_timer()
+
+    # ---------------------------------------------------------------- timers & flushing
+    def _arm_timer(self) -> None:
+        """One timer for the earliest parent-wait deadline: no polling loop while idle."""
+        deadline = self.engine.next_deadline()
+        loop = self._loop
+        if loop is None:
+            return
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        if self._timer is not None and self._timer.when() <= deadline + 0.01 and not self._timer.cancelled():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, deadline - time.monotonic())
+        self._timer = loop.call_at(loop.time() + delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.engine.expire()
+        self._arm_timer()
+
+    async def _flush(self, marker: _Flush) -> None:
+        generation = next(self._seq)
+        while True:
+            tasks = [job.task for job in self._active if job.seq < generation and job.task is not None]
+            if not tasks:
+                break
+            await asyncio.wait(tasks)
+            await asyncio.sleep(0)
+        if not marker.future.done():
+            marker.future.set_result(True)
+
+    async def _final_drain(self, deadline: float) -> None:
+        self.engine.release_all(Reason.SHUTDOWN)
+        tasks = [job.task for job in self._active if job.task is not None]
+        remaining = deadline - time.monotonic() - 0.05
+        if tasks and remaining > 0:
+            await asyncio.wait(tasks, timeout=remaining)
+        for job in list(self._active):
+            if job.task is not None and not job.task.done():
+                job.task.cancel()
+
+    def _log_once(self, key: str, message: str, *args: Any) -> None:
+        if key in self._logged_messages or len(self._logged_messages) > 1000:
+            return
+        self._logged_messages.add(key)
+        logger.warning(message, *args)
+
+
+def _atexit_shutdown(ref: weakref.ReferenceType[Pipeline]) -> None:
+    pipeline = ref()
+    if pipeline is not None and not pipeline._closed:
+        pipeline.shutdown(timeout=5.0)
+
+
+def _weak_call(obj: Any, method: Callable[[Any], None]) -> Callable[[], None]:
+    ref = weakref.ref(obj)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            method(target)
+
+    return call

@@ -1,0 +1,65 @@
+"""Secrets out of Logs (SPEC §9): key-based redaction, then the user's hook (fail closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .models import ToolLogRequest
+from .values import decode_json, dumps_compact
+
+__all__ = ["REDACTED", "RedactHook", "Redactor"]
+
+REDACTED = "[REDACTED]"
+RedactHook = Callable[[ToolLogRequest], "ToolLogRequest | None"]
+
+
+class Redactor:
+    """Replaces values whose key looks like a secret, at any depth of the value fields.
+
+    A key matches when its last dotted segment (lower-cased, ``-`` read as ``_``) is one of the
+    configured keys or ends with ``_<key>``: ``api_key``, ``OPENAI_API_KEY``,
+    ``http.request.header.authorization`` and ``db_password`` all match; ``max_tokens`` does not.
+    """
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._keys = frozenset(k.lower().replace("-", "_") for k in keys)
+        self._suffixes = tuple("_" + k for k in self._keys)
+        self._cache: dict[str, bool] = {}
+
+    def is_secret_key(self, key: str) -> bool:
+        hit = self._cache.get(key)
+        if hit is None:
+            segment = key.rsplit(".", 1)[-1].lower().replace("-", "_")
+            hit = segment in self._keys or segment.endswith(self._suffixes)
+            if len(self._cache) < 10_000:
+                self._cache[key] = hit
+        return hit
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: REDACTED if self.is_secret_key(str(k)) else self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        return value
+
+    def _scrub_text(self, text: str) -> str:
+        stripped = text.lstrip()
+        if not stripped or stripped[0] not in "{[":
+            return text
+        decoded = decode_json(text, max_depth=1)
+        if not isinstance(decoded, (dict, list)):
+            return text
+        scrubbed = self.scrub(decoded)
+        return text if scrubbed == decoded else dumps_compact(scrubbed)
+
+    def apply(self, request: ToolLogRequest) -> None:
+        """Redact in place: inputs, output (when it is JSON), metadata, provider payloads."""
+        if not self._keys:
+            return
+        for name in ("inputs", "metadata", "provider_request", "provider_response"):
+            value = getattr(request, name)
+            if value:
+                setattr(request, name, self.scrub(value))
+        if request.output:
+            request.output = self._scrub_text(request.output)

@@ -1,0 +1,204 @@
+"""Every setting of the exporter in one model: constructor argument > environment > default.
+
+Environment names follow SPEC §7: ``HUMANLOOP_API_KEY`` and ``HUMANLOOP_BASE_URL`` (the Humanloop
+ecosystem's own names), ``OTEL_TOOL_EXPORTER_<NAME>`` for everything else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+__all__ = ["DEFAULT_BASE_URL", "ConfigurationError", "Settings", "env_name", "is_loopback_url"]
+
+DEFAULT_BASE_URL = "https://api.humanloop.com/v5"
+STUB_API_KEY = "local-stub"
+
+DEFAULT_REDACT_KEYS = (
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "authorization",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "cookie",
+    "set-cookie",
+    "private_key",
+    "credentials",
+)
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseModel):
+    """All options. Field descriptions double as the README's configuration table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_key: SecretStr | None = Field(None, description="Humanloop API key (sent as `X-API-KEY`).")
+    base_url: str = Field(DEFAULT_BASE_URL, description="API base URL; `POST {base_url}/tools/log`.")
+    path_prefix: str = Field("", description="Prefix for Tool paths: `{path_prefix}{tool name}`, e.g. `agents/`.")
+    version_id: str | None = Field(None, description="Query `version_id`: log to this Tool version.")
+    environment: str | None = Field(None, description="Query `environment`: log to the version deployed there.")
+    save: bool | None = Field(None, description="Body `save` for every Log (unset: server default).")
+    max_parent_wait: float = Field(
+        300.0, gt=0, description="Seconds a child waits for its parent's Log id before it is sent unresolved."
+    )
+    max_pending: int = Field(
+        10_000, ge=1, description="Children that may wait for a parent at once; beyond it they are sent unresolved."
+    )
+    max_concurrency: int = Field(
+        64, ge=1, le=1024, description="Upper bound of requests in flight (adaptive below it)."
+    )
+    max_queue: int = Field(
+        100_000,
+        ge=1,
+        description="Spans held in memory awaiting processing; beyond it spill to the spool or count a drop.",
+    )
+    max_field_bytes: int = Field(
+        262_144, ge=1024, description="Cap per value field (inputs, output, error, stdout, metadata, …) in bytes."
+    )
+    max_elapsed: float = Field(300.0, gt=0, description="Seconds to keep retrying one Log before it fails for good.")
+    max_retry_after: float = Field(120.0, gt=0, description="Upper bound honoured for a server's `Retry-After`.")
+    timeout: float = Field(30.0, gt=0, description="Seconds for one HTTP request (whole exchange).")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
+    spool_dir: str | None = Field(None, description="Directory of the durable SQLite spool (off when unset).")
+    trace_ttl: float = Field(900.0, gt=0, description="Seconds a trace's ancestry is kept after its last span.")
+    max_tracked_spans: int = Field(200_000, ge=100, description="Global cap on spans remembered for ancestry.")
+    allow_insecure_http: bool = Field(False, description="Allow `http://` base URLs to non-loopback hosts.")
+    transport: Literal["aiohttp", "httpx"] = Field(
+        "aiohttp", description="HTTP stack for delivery (see README: Performance)."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers, env form `k=v,k2=v2`.")
+    redact_keys: tuple[str, ...] = Field(
+        DEFAULT_REDACT_KEYS, description="Keys whose values are replaced by `[REDACTED]` (comma-separated)."
+    )
+
+    def __repr__(self) -> str:  # the key is a SecretStr; keep repr short and safe
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.model_dump(exclude={"api_key"}).items())
+        return f"Settings(api_key={'***' if self.api_key else None}, {shown})"
+
+    @property
+    def api_key_value(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key else ""
+
+    @property
+    def log_url(self) -> str:
+        return self.base_url.rstrip("/") + "/tools/log"
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Merge arguments (``None`` means 'not given') over the environment over defaults."""
+        settings, _ = cls.resolve_with_sources(environ, **overrides)
+        return settings
+
+    @classmethod
+    def resolve_with_sources(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> tuple[Settings, dict[str, str]]:
+        env = os.environ if environ is None else environ
+        unknown = set(overrides) - set(cls.model_fields)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for name in cls.model_fields:
+            given = overrides.get(name)
+            if given is not None:
+                values[name] = given
+                sources[name] = "argument"
+                continue
+            var = env_name(name)
+            raw = env.get(var)
+            if raw is not None and raw.strip() != "":
+                values[name] = _parse_env(name, raw)
+                sources[name] = f"environment ({var})"
+            else:
+                sources[name] = "default"
+        try:
+            settings = cls(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc, sources)) from None
+        settings._check_url(sources)
+        if settings.api_key is None:
+            if is_loopback_url(settings.base_url):
+                settings = settings.model_copy(update={"api_key": SecretStr(STUB_API_KEY)})
+                sources["api_key"] = "default (loopback base URL: local stub)"
+            else:
+                raise ConfigurationError(
+                    "HUMANLOOP_API_KEY is not set: pass api_key=... or set the HUMANLOOP_API_KEY "
+                    "environment variable (not needed when base_url points at the local stub)"
+                )
+        return settings, sources
+
+    def _check_url(self, sources: Mapping[str, str]) -> None:
+        where = _where("base_url", sources)
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"{where}: {self.base_url!r} is not an http(s) URL")
+        if parts.scheme == "http" and not is_loopback_url(self.base_url) and not self.allow_insecure_http:
+            raise ConfigurationError(
+                f"{where}: refusing plain http:// to non-loopback host {parts.hostname!r} (the API key "
+                f"would travel unencrypted); use https:// or set {env_name('allow_insecure_http')}=true"
+            )
+
+
+def env_name(field: str) -> str:
+    if field == "api_key":
+        return "HUMANLOOP_API_KEY"
+    if field == "base_url":
+        return "HUMANLOOP_BASE_URL"
+    return "OTEL_TOOL_EXPORTER_" + field.upper()
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    raw = raw.strip()
+    if name == "headers":
+        pairs = [p for p in raw.split(",") if p.strip()]
+        out: dict[str, str] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ConfigurationError(f"{env_name(name)}: expected k=v pairs separated by commas, got {pair!r}")
+            out[key.strip()] = value.strip()
+        return out
+    if name == "redact_keys":
+        return tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    return raw
+
+
+def _where(field: str, sources: Mapping[str, str]) -> str:
+    source = sources.get(field, "default")
+    return env_name(field) if source.startswith("environment") else field
+
+
+def _describe(exc: ValidationError, sources: Mapping[str, str]) -> str:
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        shown = "" if field == "api_key" else f" (got {err.get('input')!r})"
+        problems.append(f"{_where(field, sources)}: {err['msg']}{shown}")
+    return "invalid configuration: " + "; ".join(problems)

@@ -1,0 +1,44 @@
+"""Counters of what happened to every span (SPEC §5 'Nothing lost, nothing hidden')."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+__all__ = ["Stats"]
+
+
+class Stats:
+    """Plain counters; written by the delivery thread (and drop counts by the app thread).
+
+    ``snapshot()`` is what ``ToolLogExporter.stats()`` returns.
+    """
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.tool_spans = 0
+        self.sent = 0
+        self.retries = 0
+        self.unresolved = 0
+        self.failed: Counter[str] = Counter()
+        self.dropped: Counter[str] = Counter()
+        self._lock = threading.Lock()  # only for counters the app thread touches
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self.dropped[reason] += n
+
+    def snapshot(self, **gauges: Any) -> dict[str, Any]:
+        with self._lock:
+            dropped = dict(self.dropped)
+        return {
+            "received": self.received,
+            "tool_spans": self.tool_spans,
+            "sent": self.sent,
+            "retries": self.retries,
+            "unresolved_parents": self.unresolved,
+            "failed": dict(self.failed),
+            "dropped": dropped,
+            **gauges,
+        }

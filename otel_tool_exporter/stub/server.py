@@ -1,0 +1,325 @@
+"""A local Humanloop-compatible server (SPEC §8): ``POST /v5/tools/log`` done exactly as the
+reference page describes, plus Log listing, a trace view, and fault injection for tests.
+
+It validates with the same pydantic models the exporter sends with, so a request the stub accepts
+is one the models say the real API accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ..models import ToolLogRequest
+from ..values import canonical
+from .page import render_index
+from .store import LogStore
+
+__all__ = ["Faults", "StubServer", "create_app"]
+
+
+@dataclass
+class Faults:
+    """Misbehaviour on demand. ``fail_next`` answers the next N log requests with ``status``;
+    ``error_rate`` does so at random; ``reset_rate`` drops the connection without an answer;
+    ``reject_paths`` answers 400 for Logs of those Tool paths."""
+
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    status: int = 503
+    retry_after: str | None = None
+    fail_next: int = 0
+    reset_rate: float = 0.0
+    reset_next: int = 0
+    reject_paths: list[str] = field(default_factory=list)
+
+
+def _stable_id(prefix: str, *parts: str) -> str:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    return f"{prefix}_{digest}"
+
+
+def _error(status: int, detail: Any) -> web.Response:
+    return web.json_response({"detail": detail}, status=status)
+
+
+class StubState:
+    def __init__(self, db: str) -> None:
+        self.store = LogStore(db)
+        self.faults = Faults()
+        self.requests = 0
+        self.by_status: dict[int, int] = {}
+        self.rng = random.Random()
+
+    def count(self, status: int) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+def _validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+async def _log_tool(request: web.Request) -> web.StreamResponse:
+    state: StubState = request.app["state"]
+    state.requests += 1
+    faults = state.faults
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000.0)
+    if faults.reset_next > 0 or (faults.reset_rate and state.rng.random() < faults.reset_rate):
+        faults.reset_next = max(0, faults.reset_next - 1)
+        state.count(0)
+        if request.transport is not None:
+            request.transport.abort()
+        raise asyncio.CancelledError  # aiohttp drops the connection without a reply
+    if faults.fail_next > 0 or (faults.error_rate and state.rng.random() < faults.error_rate):
+        faults.fail_next = max(0, faults.fail_next - 1)
+        state.count(faults.status)
+        headers = {"Retry-After": faults.retry_after} if faults.retry_after else None
+        return web.json_response({"detail": "injected fault"}, status=faults.status, headers=headers)
+
+    if not request.headers.get("X-API-KEY", "").strip():
+        state.count(401)
+        return _error(401, "Missing or empty X-API-KEY header")
+    raw = await request.read()
+    try:
+        body = ToolLogRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        state.count(422)
+        return _error(422, _validation_detail(exc))
+
+    store = state.store
+    if body.path:
+        path = body.path
+        tool_id = store.tool_for_path(path) or _stable_id("tl", path)
+    elif body.id:
+        tool_id = body.id
+        found = store.path_for_tool(tool_id)
+        if found is None:
+            state.count(404)
+            return _error(404, f"Tool with id {tool_id!r} not found")
+        path = found
+    else:
+        state.count(400)
+        return _error(400, "Either path or id is required")
+    if path in faults.reject_paths:
+        state.count(400)
+        return _error(400, f"Tool path {path!r} rejected (injected)")
+
+    version_param = request.query.get("version_id")
+    if version_param:
+        known = store.version(version_param)
+        if known is None or known[0] != tool_id:
+            state.count(404)
+            return _error(404, f"Version {version_param!r} not found for this Tool")
+        version_id = version_param
+    elif body.tool is not None:
+        kernel = json.dumps(canonical(body.tool.model_dump(mode="json", exclude_none=True)), separators=(",", ":"))
+        version_id = _stable_id("tv", path, kernel)
+        store.upsert_version(version_id, tool_id, path, kernel)
+    else:
+        version_id = store.latest_version(tool_id) or _stable_id("tv", path, "{}")
+        store.upsert_version(version_id, tool_id, path, "{}")
+
+    trace_id: str
+    if body.trace_parent_id:
+        parent_trace = store.trace_of(body.trace_parent_id)
+        if parent_trace is None:
+            state.count(404)
+            return _error(404, f"trace_parent_id {body.trace_parent_id!r} names no existing Log")
+        trace_id = parent_trace
+    log_id = "log_" + uuid.uuid4().hex[:24]
+    if not body.trace_parent_id:
+        trace_id = log_id
+    record = body.model_dump(mode="json", exclude_none=True)
+    record.update(
+        id=log_id,
+        tool_id=tool_id,
+        version_id=version_id,
+        path=path,
+        trace_id=trace_id,
+        query={k: v for k, v in request.query.items()},
+    )
+    store.insert(record, received_at=time.time())
+    state.count(200)
+    return web.json_response({"id": log_id, "tool_id": tool_id, "version_id": version_id, "log_user_id": None})
+
+
+async def _list_logs(request: web.Request) -> web.Response:
+    state: StubState = request.app["state"]
+    q = request.query
+    try:
+        page = max(1, int(q.get("page", "1")))
+        size = min(10_000, max(1, int(q.get("size", "100"))))
+    except ValueError:
+        return _error(422, [{"loc": ["query", "page"], "msg": "must be an integer", "type": "int_parsing"}])
+    has_error = {"true": True, "false": False}.get(q.get("has_error", "").lower())
+    records, total = state.store.list(
+        path=q.get("path"), trace_id=q.get("trace_id"), has_error=has_error, page=page, size=size
+    )
+    return web.json_response({"records": records, "page": page, "size": size, "total": total})
+
+
+async def _get_log(request: web.Request) -> web.Response:
+    record = request.app["state"].store.get(request.match_info["log_id"])
+    if record is None:
+        return _error(404, "Log not found")
+    return web.json_response(record)
+
+
+async def _index(request: web.Request) -> web.Response:
+    state: StubState = request.app["state"]
+    q = request.query
+    html = render_index(state.store, path_filter=q.get("path") or None, errors_only=q.get("errors") == "1")
+    return web.Response(text=html, content_type="text/html")
+
+
+async def _get_faults(request: web.Request) -> web.Response:
+    return web.json_response(asdict(request.app["state"].faults))
+
+
+async def _set_faults(request: web.Request) -> web.Response:
+    state: StubState = request.app["state"]
+    try:
+        changes = await request.json()
+        state.faults = Faults(**{**asdict(state.faults), **changes})
+    except (ValueError, TypeError) as exc:
+        return _error(400, f"bad faults: {exc}")
+    return web.json_response(asdict(state.faults))
+
+
+async def _stats(request: web.Request) -> web.Response:
+    state: StubState = request.app["state"]
+    return web.json_response(
+        {
+            "requests": state.requests,
+            "by_status": {str(k): v for k, v in state.by_status.items()},
+            "logs": state.store.count(),
+        }
+    )
+
+
+async def _reset(request: web.Request) -> web.Response:
+    state: StubState = request.app["state"]
+    state.store.clear()
+    state.faults = Faults()
+    state.requests = 0
+    state.by_status.clear()
+    return web.json_response({"ok": True})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(db: str = ":memory:", faults: Faults | None = None) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    state = StubState(db)
+    if faults is not None:
+        state.faults = faults
+    app["state"] = state
+    app.router.add_post("/v5/tools/log", _log_tool)
+    app.router.add_get("/v5/logs", _list_logs)
+    app.router.add_get("/v5/logs/{log_id}", _get_log)
+    app.router.add_get("/", _index)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/_stub/faults", _get_faults)
+    app.router.add_post("/_stub/faults", _set_faults)
+    app.router.add_get("/_stub/stats", _stats)
+    app.router.add_post("/_stub/reset", _reset)
+    return app
+
+
+class StubServer:
+    """The stub on a background thread, for tests and the demo: ``with StubServer() as stub:``."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, db: str = ":memory:", faults: Faults | None = None
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.db = db
+        self._faults = faults
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What the exporter's ``base_url`` should be."""
+        return f"{self.root_url}/v5"
+
+    @property
+    def state(self) -> StubState:
+        assert self.app is not None
+        return self.app["state"]
+
+    @property
+    def store(self) -> LogStore:
+        return self.state.store
+
+    def set_faults(self, **changes: Any) -> None:
+        self.state.faults = Faults(**{**asdict(self.state.faults), **changes})
+
+    def start(self) -> StubServer:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                self.app = create_app(self.db, self._faults)
+                self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+                loop.run_until_complete(self._runner.setup())
+                site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+                loop.run_until_complete(site.start())
+                if self.port == 0:
+                    self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            except BaseException as exc:
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="otel-tool-exporter-stub", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        if self.app is not None:
+            self.app["state"].store.close()
+        self._thread = None
+
+    def __enter__(self) -> StubServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

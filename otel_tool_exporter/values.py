@@ -1,0 +1,107 @@
+"""Turning attribute values into JSON-safe Python values, and back into compact JSON text.
+
+Attribute values come from other people's code: JSON in a string (sometimes twice), truncated
+JSON, NaN, bytes, lone surrogates. Everything here is total: it returns a value, never raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MISSING", "canonical", "decode_json", "dumps_compact", "json_safe"]
+
+
+class _Missing:
+    """Marks 'not recorded' as distinct from a recorded ``None``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+_MAX_DEPTH = 64
+
+
+def _clean_str(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def json_safe(value: Any, _depth: int = 0) -> Any:
+    """A copy of ``value`` that ``json.dumps(allow_nan=False)`` accepts and any server can read.
+
+    Non-finite floats and bytes become strings, lone surrogates are replaced, tuples become
+    lists, non-string keys become strings, anything exotic becomes its ``str``; nesting beyond
+    64 levels is cut to a string.
+    """
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, str):
+        return _clean_str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if _depth >= _MAX_DEPTH:
+        return _clean_str(str(value)[:1000])
+    if isinstance(value, Mapping):
+        return {_clean_str(str(k)): json_safe(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v, _depth + 1) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    try:
+        return _clean_str(str(value))
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def decode_json(value: Any, *, max_depth: int = 3) -> Any:
+    """Decode JSON carried in a string, repeatedly (values are sometimes encoded twice).
+
+    Non-strings are returned as they are; text that is not JSON is returned unchanged. Only
+    strings that look like JSON documents are tried, so plain text never pays for a parse.
+    """
+    for _ in range(max_depth):
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text or (text[0] not in '{["' and text not in ("null", "true", "false") and not _numberish(text)):
+            return value
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            return value
+    return value
+
+
+def _numberish(text: str) -> bool:
+    first = text[0]
+    return first.isdigit() or (first == "-" and len(text) > 1 and text[1].isdigit())
+
+
+def dumps_compact(value: Any) -> str:
+    """Compact JSON text of a JSON-safe value (non-ASCII kept readable)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(value: Any) -> Any:
+    """Same content with every mapping's keys sorted, so equal things serialise identically."""
+    if isinstance(value, Mapping):
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
