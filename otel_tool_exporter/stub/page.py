@@ -4,33 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
 from typing import Any
 
+from ..logtree import LogNode, build_trees
 from .store import LogStore
 
 __all__ = ["LogNode", "build_trees", "render_index"]
-
-
-class LogNode:
-    __slots__ = ("children", "log")
-
-    def __init__(self, log: dict[str, Any]) -> None:
-        self.log = log
-        self.children: list[LogNode] = []
-
-
-def build_trees(logs: Iterable[dict[str, Any]]) -> list[LogNode]:
-    """Roots (Logs without a parent among ``logs``) with their children, in arrival order."""
-    nodes = {log["id"]: LogNode(log) for log in logs}
-    roots: list[LogNode] = []
-    for node in nodes.values():
-        parent = nodes.get(node.log.get("trace_parent_id") or "")
-        (parent.children if parent is not None else roots).append(node)
-    for node in nodes.values():
-        node.children.sort(key=lambda n: n.log.get("start_time") or "")
-    roots.sort(key=lambda n: n.log.get("start_time") or "")
-    return roots
 
 
 def _esc(value: Any) -> str:
