@@ -140,6 +140,10 @@ class Pipeline:
         if self._idle or self._thread is None:
             self._notify()
 
+    def has_room(self, n: int = 1) -> bool:
+        """Whether ``n`` more spans fit in the queue now (the sidecar answers 503 when not)."""
+        return len(self._queue) + n <= self.settings.max_queue
+
     def _notify(self) -> None:
         try:
             if self._thread is None or self._pid != os.getpid():
