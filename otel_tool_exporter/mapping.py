@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .conventions import ToolCall, ToolSchemaHint
@@ -40,15 +40,34 @@ class MappedLog:
     explicit_parent: str | None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
 def _iso(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    """Integer arithmetic (a float of ~1.7e18 ns cannot hold microseconds exactly), truncated to
+    the microsecond, clamped to what a datetime can hold so no timestamp can make mapping raise."""
+    ns = min(max(0, int(ns)), _MAX_NS)
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def _as_text(value: Any) -> str:
-    """A tool's output as Humanloop shows it: strings as they are, anything else compact JSON."""
-    if isinstance(value, str):
-        return json_safe(value)
-    return dumps_compact(json_safe(value))
+    """A tool's output as Humanloop shows it: strings as they are, anything else compact JSON.
+
+    Values JSON cannot carry (bytes, NaN) become text first; that text is shown as is too."""
+    safe = json_safe(value)
+    if isinstance(safe, str):
+        return safe
+    return dumps_compact(safe)
+
+
+def _tool_name(call: ToolCall, span: SpanRecord) -> str:
+    """The Tool's name, never empty and always valid text (the API requires ``function.name``)."""
+    for candidate in (call.name, span.name):
+        name = json_safe(candidate) if isinstance(candidate, str) else None
+        if name and name.strip():
+            return name
+    return "unnamed_tool"
 
 
 def _inputs(arguments: Any) -> dict[str, Any] | None:
@@ -86,10 +105,10 @@ def error_message(span: SpanRecord, call: ToolCall | None = None) -> str | None:
         if etype:
             return json_safe(str(etype))
         if call is not None and call.error:
-            return call.error
+            return json_safe(str(call.error))
         return "span status ERROR (no description recorded)"
     if call is not None and call.error:
-        return call.error
+        return json_safe(str(call.error))
     return None
 
 
@@ -103,15 +122,15 @@ def _stdout(span: SpanRecord, consumed_events: frozenset[int]) -> str | None:
     return "\n".join(lines) if lines else None
 
 
-def _tool_kernel(call: ToolCall, hint: ToolSchemaHint | None) -> ToolKernel:
+def _tool_kernel(call: ToolCall, name: str, hint: ToolSchemaHint | None) -> ToolKernel:
     description = call.description or (hint.description if hint else None)
     parameters = call.schema if call.schema is not None else (hint.parameters if hint else None)
     if parameters is not None and not _is_json_schema(parameters):
         parameters = None
     return ToolKernel(
         function=ToolFunction(
-            name=call.name,
-            description=json_safe(description) if description else None,
+            name=name,
+            description=json_safe(str(description)) if description else None,
             parameters=canonical(json_safe(parameters)) if parameters is not None else None,
         )
     )
@@ -154,16 +173,17 @@ def map_tool_span(
     """Build the Log request for one tool span (everything but ``trace_parent_id``)."""
     attrs = span.attributes
     consumed: set[str] = set(call.consumed)
+    name = _tool_name(call, span)
 
     path = attrs.get(PATH_KEY)
     if isinstance(path, str) and path.strip():
         consumed.add(PATH_KEY)
     else:
-        path = f"{path_prefix}{call.name}"
+        path = f"{path_prefix}{name}"
 
     fields: dict[str, Any] = {
         "path": json_safe(path),
-        "tool": _tool_kernel(call, schema_hint),
+        "tool": _tool_kernel(call, name, schema_hint),
         "start_time": _iso(span.start_time_unix_nano),
         "end_time": _iso(span.end_time_unix_nano),
         "created_at": _iso(span.end_time_unix_nano),
