@@ -30,6 +30,7 @@ class Reason:
     PARENT_FAILED = "parent_failed"
     PENDING_FULL = "max_pending"
     SHUTDOWN = "shutdown"
+    RESTART = "parent_lost_in_restart"
 
 
 # node states
@@ -66,7 +67,9 @@ class Job:
     deadline: float = 0.0
     skipped: dict[str, Any] | None = None
     task: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    row: int | None = None  # spool row, when a spool is configured
+    body: bytes | None = None  # final wire body, when it came from the spool
+    replayed: bool = False  # rebuilt from the spool after a restart
 
 
 @dataclass(slots=True)
@@ -87,6 +90,7 @@ class OrderingEngine:
         self,
         on_ready: Callable[[Job, str | None, dict[str, str] | None], None],
         *,
+        on_wait: Callable[[Job, int], None] | None = None,
         max_parent_wait: float = 300.0,
         max_pending: int = 10_000,
         trace_ttl: float = 900.0,
@@ -95,6 +99,7 @@ class OrderingEngine:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._on_ready = on_ready
+        self._on_wait = on_wait
         self.max_parent_wait = max_parent_wait
         self.max_pending = max_pending
         self.trace_ttl = trace_ttl
@@ -185,6 +190,19 @@ class OrderingEngine:
         self._resolve(trace, job)
         self._evict()
 
+    def submit_resolved(self, job: Job) -> None:
+        """A job whose ``trace_parent_id`` is already settled (replayed from the spool): it only
+        needs its node, so that children can wait for it."""
+        span = job.span
+        trace = self._trace(span.trace_id)
+        node = self._node(trace, span.span_id, span.parent_span_id, PENDING)
+        node.state = PENDING
+        trace.busy += 1
+
+    def resubmit(self, job: Job) -> None:
+        """Resolve a job registered with :meth:`submit_resolved` whose parent is not settled."""
+        self._resolve(self._trace(job.span.trace_id), job)
+
     def logged(self, job: Job, log_id: str) -> None:
         trace, node = self._finish(job)
         if node is not None:
@@ -228,6 +246,10 @@ class OrderingEngine:
             steps += 1
             node = trace.nodes.get(current)
             if node is None:
+                if job.replayed:
+                    # the process that saw this span's ancestors is gone, and so is their ancestry
+                    failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
+                    break
                 if self.ancestry_from_start:
                     break  # started before we were attached, or remote: nothing to wait for
                 node = self._node(trace, current, None, UNSEEN)
@@ -263,6 +285,8 @@ class OrderingEngine:
             self._waiting += 1
             heapq.heappush(self._deadlines, (job.deadline, job.seq, job))
         job.waiting_on = (job.span.trace_id, span_id)
+        if self._on_wait is not None:
+            self._on_wait(job, span_id)
 
     def _wake(self, trace: _Trace | None, node: Node) -> None:
         if trace is None or not node.waiters:

@@ -21,12 +21,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .conventions import ConventionRegistry
-from .delivery.client import APIStatusError, HumanloopClient, HumanloopError
+from .delivery.client import HumanloopClient
 from .delivery.limiter import AdaptiveLimiter
 from .delivery.retry import RetryPolicy
+from .delivery.sender import Sender
+from .delivery.spool import Spool
 from .delivery.transport import Transport, make_transport
-from .limits import cap_request
 from .mapping import EXPLICIT_PARENT_KEY, map_tool_span
+from .metrics import PipelineMetrics
 from .ordering import Job, OrderingEngine, Reason
 from .redaction import RedactHook, Redactor
 from .schemas import SchemaMemory
@@ -81,6 +83,7 @@ class Pipeline:
         self._reset_runtime()
         self._closed = False
         self._logged_messages: set[str] = set()
+        self.metrics = PipelineMetrics.create(self)
         atexit.register(_atexit_shutdown, weakref.ref(self))
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_weak_call(self, Pipeline._after_fork_in_child))
@@ -90,11 +93,12 @@ class Pipeline:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._idle = False
-        self._active: set[Job] = set()
+        self.sender: Sender | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._pid = os.getpid()
         self.engine = OrderingEngine(
             self._on_ready,
+            on_wait=self._on_wait,
             max_parent_wait=self.settings.max_parent_wait,
             max_pending=self.settings.max_pending,
             trace_ttl=self.settings.trace_ttl,
@@ -204,14 +208,15 @@ class Pipeline:
         return flushed
 
     def snapshot(self) -> dict[str, Any]:
+        sender = self.sender
+        limiter = self.client.limiter if self.client is not None else None
         return self.stats.snapshot(
             queue_depth=len(self._queue),
             waiting_children=self.engine.waiting,
-            in_flight=len(self._active),
+            in_flight=len(sender.active) if sender is not None else 0,
+            parked_in_spool=len(sender.parked) if sender is not None else 0,
             tracked_spans=self.engine.tracked_spans,
-            concurrency_limit=self.client.limiter.limit
-            if self.client and self.client.limiter
-            else self.settings.max_concurrency,
+            concurrency_limit=limiter.limit if limiter is not None else self.settings.max_concurrency,
         )
 
     # ================================================================= delivery thread
@@ -229,6 +234,24 @@ class Pipeline:
             limiter=AdaptiveLimiter(settings.max_concurrency),
             extra_headers=settings.headers,
             on_retry=self._count_retry,
+            on_response=self.metrics.record_request if self.metrics is not None else None,
+        )
+        spool = None
+        if settings.spool_dir:
+            try:
+                spool = Spool(settings.spool_dir, logmap_ttl=max(settings.trace_ttl, 7 * 24 * 3600))
+            except Exception:
+                logger.exception(
+                    "otel_tool_exporter: cannot open the spool in %s; continuing without it", settings.spool_dir
+                )
+        self.sender = Sender(
+            settings,
+            self.client,
+            self.engine,
+            self.stats,
+            spool=spool,
+            log_once=self._log_once,
+            on_idle=self._arm_timer,
         )
         main = loop.create_task(self._drain_forever())
         ready.set()
@@ -245,6 +268,8 @@ class Pipeline:
                 loop.run_until_complete(self.client.transport.aclose())
             except Exception:
                 pass
+            if spool is not None:
+                spool.close()
             loop.close()
 
     def _count_retry(self, reason: str) -> None:
@@ -253,7 +278,11 @@ class Pipeline:
     async def _drain_forever(self) -> None:
         queue = self._queue
         wake = self._wake
-        assert wake is not None
+        assert wake is not None and self.sender is not None
+        try:
+            self.sender.replay()
+        except Exception:
+            logger.exception("otel_tool_exporter: replaying the spool failed")
         while True:
             if not queue:
                 self._idle = True
@@ -307,6 +336,8 @@ class Pipeline:
             engine.ended_not_logged(span, explicit=str(explicit) if explicit else None)
             return
         stats.tool_spans += 1
+        if call.call_id is None:  # some frameworks record the id only on the requesting LLM span
+            call.call_id = self.schemas.call_id_for(span.trace_id, call.name, call.arguments)
         settings = self.settings
         mapped = map_tool_span(
             span,
@@ -332,61 +363,30 @@ class Pipeline:
                 return
             mapped.request = result
         job = Job(span=span, mapped=mapped, seq=next(self._seq), arrived=time.monotonic())
+        assert self.sender is not None
+        self.sender.admit(job)
         engine.submit(job)
 
     # ---------------------------------------------------------------- ordering → sending
+    def _on_wait(self, job: Job, span_id: int) -> None:
+        if self.sender is not None:
+            self.sender.waiting(job, span_id)
+
     def _on_ready(self, job: Job, parent_log_id: str | None, unresolved: dict[str, str] | None) -> None:
         request = job.mapped.request
-        if parent_log_id is not None:
-            request.trace_parent_id = parent_log_id
-        otel = request.metadata["otel"] if isinstance(request.metadata, dict) else None
-        if otel is not None:
-            if unresolved is not None:
-                otel["unresolved_parent"] = unresolved
-            if job.skipped is not None:
-                otel["skipped_parent"] = job.skipped
+        if job.body is None:
+            if parent_log_id is not None:
+                request.trace_parent_id = parent_log_id
+            otel = request.metadata.get("otel") if isinstance(request.metadata, dict) else None
+            if isinstance(otel, dict):
+                if unresolved is not None:
+                    otel["unresolved_parent"] = unresolved
+                if job.skipped is not None:
+                    otel["skipped_parent"] = job.skipped
         if unresolved is not None:
             self.stats.unresolved += 1
-        job.task = asyncio.get_running_loop().create_task(self._send(job))
-        self._active.add(job)
-
-    async def _send(self, job: Job) -> None:
-        client = self.client
-        assert client is not None
-        request = job.mapped.request
-        try:
-            body = request.to_json_bytes()
-            if len(body) > self.settings.max_field_bytes and cap_request(request, self.settings.max_field_bytes):
-                body = request.to_json_bytes()
-            try:
-                response = await client.log_tool(
-                    body, version_id=job.mapped.version_id, environment=job.mapped.environment
-                )
-            except APIStatusError as exc:
-                if exc.status != 413:
-                    raise
-                cap_request(request, max(1024, min(len(body) // 4, self.settings.max_field_bytes // 4)))
-                response = await client.log_tool(
-                    request.to_json_bytes(), version_id=job.mapped.version_id, environment=job.mapped.environment
-                )
-        except HumanloopError as exc:
-            self.stats.failed[exc.reason] += 1
-            self._log_once(f"fail:{exc}", "Log for tool %r not created: %s", request.path, exc)
-            self.engine.failed(job, exc.reason)
-        except asyncio.CancelledError:
-            self.stats.failed[Reason.SHUTDOWN] += 1
-            self.engine.failed(job, Reason.SHUTDOWN)
-            raise
-        except Exception as exc:
-            self.stats.failed["internal_error"] += 1
-            logger.exception("otel_tool_exporter: unexpected error sending a Log")
-            self.engine.failed(job, f"internal_error:{type(exc).__name__}")
-        else:
-            self.stats.sent += 1
-            self.engine.logged(job, response.id)
-        finally:
-            self._active.discard(job)
-            self._arm_timer()
+        assert self.sender is not None
+        self.sender.ready(job)
 
     # ---------------------------------------------------------------- timers & flushing
     def _arm_timer(self) -> None:
@@ -413,25 +413,35 @@ class Pipeline:
         self._arm_timer()
 
     async def _flush(self, marker: _Flush) -> None:
+        """Wait for every job created before this marker (and the children they release)."""
         generation = next(self._seq)
+        sender = self.sender
+        assert sender is not None
         while True:
-            tasks = [job.task for job in self._active if job.seq < generation and job.task is not None]
+            tasks = [job.task for job in sender.active if job.seq < generation and job.task is not None]
             if not tasks:
                 break
             await asyncio.wait(tasks)
             await asyncio.sleep(0)
+        if sender.spool is not None:
+            sender.spool.commit()
         if not marker.future.done():
-            marker.future.set_result(True)
+            marker.future.set_result(not any(job.seq < generation for job in sender.parked))
 
     async def _final_drain(self, deadline: float) -> None:
+        sender = self.sender
+        if sender is None:
+            return
         self.engine.release_all(Reason.SHUTDOWN)
-        tasks = [job.task for job in self._active if job.task is not None]
+        tasks = [job.task for job in sender.active if job.task is not None]
         remaining = deadline - time.monotonic() - 0.05
         if tasks and remaining > 0:
             await asyncio.wait(tasks, timeout=remaining)
-        for job in list(self._active):
+        sender.closing = True
+        for job in list(sender.active):
             if job.task is not None and not job.task.done():
                 job.task.cancel()
+        await asyncio.sleep(0)
 
     def _log_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._logged_messages or len(self._logged_messages) > 1000:

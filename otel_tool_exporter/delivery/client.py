@@ -103,6 +103,7 @@ class HumanloopClient:
         limiter: AdaptiveLimiter | None = None,
         extra_headers: Mapping[str, str] | None = None,
         on_retry: Callable[[str], None] | None = None,
+        on_response: Callable[[float, str], None] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -112,6 +113,7 @@ class HumanloopClient:
         self.policy = policy or RetryPolicy()
         self.limiter = limiter
         self._on_retry = on_retry
+        self._on_response = on_response
         self._sleep = sleep
         self._clock = clock
 
@@ -141,14 +143,19 @@ class HumanloopClient:
             limiter = self.limiter
             if limiter is not None:
                 await limiter.acquire()
+            sent_at = self._clock()
             try:
                 response = await self.transport.post(self._url, params=params, headers=self._headers, content=content)
             except TransportError as exc:
                 pressure = isinstance(exc, RequestTimeoutError)
                 last: Exception = exc
                 reason = exc.kind
+                if self._on_response is not None:
+                    self._on_response(self._clock() - sent_at, exc.kind)
             else:
                 status = response.status
+                if self._on_response is not None:
+                    self._on_response(self._clock() - sent_at, str(status))
                 if 200 <= status < 300:
                     if limiter is not None:
                         limiter.release(success=True)
