@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -21,9 +22,11 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     raw = raw.strip()
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         pass
+    else:  # "nan"/"inf" parse as floats but are no delay a server meant
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):

@@ -1,0 +1,327 @@
+"""The Humanloop client (SPEC §5): what is retried, how long it waits, what errors carry.
+
+Unit tests of retry logic use ``httpx.MockTransport`` behind the real ``HttpxTransport`` and an
+injected sleep/clock, so waits are recorded instead of slept. The last tests check, through the
+real exporter and stub, that the API key never shows up anywhere a user could read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime as http_date
+from typing import Any
+
+import httpx
+import pytest
+
+from otel_tool_exporter import ToolLogExporter
+from otel_tool_exporter.delivery.client import (
+    APIStatusError,
+    HumanloopClient,
+    InvalidResponseError,
+    RetriesExhausted,
+    UnprocessableEntityError,
+)
+from otel_tool_exporter.delivery.retry import RetryPolicy
+from otel_tool_exporter.delivery.transport import ConnectError, HttpxTransport, RequestTimeoutError
+from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest
+from otel_tool_exporter.settings import Settings
+
+API_KEY = "hl_sk_TOPSECRET_0123456789"
+BASE = "https://api.example.test/v5"
+OK_BODY = {"id": "log_1", "tool_id": "tl_1", "version_id": "tv_1", "future_field": [1]}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class FakeTime:
+    """A clock that only moves when the client sleeps; records every wait."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+class Script:
+    """Answers requests from a list of responses/exceptions; records what was sent."""
+
+    def __init__(self, *steps: httpx.Response | Exception) -> None:
+        self.steps = list(steps)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        step = self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def make_client(handler: Handler, fake: FakeTime, **policy: Any) -> HumanloopClient:
+    transport = HttpxTransport(client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    return HumanloopClient(
+        api_key=API_KEY,
+        base_url=BASE,
+        transport=transport,
+        policy=RetryPolicy(**policy),
+        sleep=fake.sleep,
+        clock=fake.clock,
+    )
+
+
+def request() -> ToolLogRequest:
+    return ToolLogRequest(path="t", tool=ToolKernel(function=ToolFunction(name="t")), inputs={"q": "PAYLOAD"})
+
+
+def run(client: HumanloopClient, **kwargs: Any) -> Any:
+    async def go() -> Any:
+        try:
+            return await client.log_tool(request(), **kwargs)
+        finally:
+            await client.transport.aclose()
+
+    return asyncio.run(go())
+
+
+def ok() -> httpx.Response:
+    return httpx.Response(200, json=OK_BODY)
+
+
+# ------------------------------------------------------------------------------ the request
+def test_request_shape_headers_and_response() -> None:
+    script = Script(ok())
+    response = run(make_client(script, FakeTime()))
+    assert (response.id, response.tool_id, response.version_id) == ("log_1", "tl_1", "tv_1")
+    sent = script.requests[0]
+    assert sent.method == "POST"
+    assert str(sent.url) == f"{BASE}/tools/log"
+    assert sent.headers["X-API-KEY"] == API_KEY
+    assert sent.headers["Content-Type"] == "application/json"
+    assert json.loads(sent.content) == {"path": "t", "tool": {"function": {"name": "t"}}, "inputs": {"q": "PAYLOAD"}}
+
+
+def test_query_params_only_when_set() -> None:
+    script = Script(ok())
+    run(make_client(script, FakeTime()), version_id="tv_9", environment="prod")
+    assert dict(script.requests[0].url.params) == {"version_id": "tv_9", "environment": "prod"}
+    script = Script(ok())
+    run(make_client(script, FakeTime()))
+    assert script.requests[0].url.query == b""
+
+
+# ---------------------------------------------------------------------------------- retries
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_retryable_status_is_retried(status: int) -> None:
+    script = Script(httpx.Response(status, json={"detail": "busy"}), httpx.Response(status), ok())
+    fake = FakeTime()
+    assert run(make_client(script, fake)).id == "log_1"
+    assert len(script.requests) == 3
+    assert len(fake.waits) == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.ConnectTimeout("connect timed out"),
+        httpx.ReadTimeout("read timed out"),
+        httpx.RemoteProtocolError("server disconnected"),
+    ],
+)
+def test_transport_errors_are_retried(error: Exception) -> None:
+    script = Script(error, ok())
+    fake = FakeTime()
+    assert run(make_client(script, fake)).id == "log_1"
+    assert len(script.requests) == 2 and len(fake.waits) == 1
+
+
+def test_transport_errors_are_typed() -> None:
+    async def go(error: Exception) -> Exception:
+        transport = HttpxTransport(client=httpx.AsyncClient(transport=httpx.MockTransport(Script(error))))
+        try:
+            await transport.post(BASE, params={}, headers={}, content=b"")
+        except Exception as exc:
+            return exc
+        finally:
+            await transport.aclose()
+        raise AssertionError("no error")
+
+    assert isinstance(asyncio.run(go(httpx.ConnectError("x"))), ConnectError)
+    assert isinstance(asyncio.run(go(httpx.ReadTimeout("x"))), RequestTimeoutError)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+def test_final_status_is_not_retried(status: int) -> None:
+    detail: Any = [{"loc": ["body", "x"], "msg": "bad", "type": "t"}] if status == 422 else "nope"
+    script = Script(httpx.Response(status, json={"detail": detail}))
+    fake = FakeTime()
+    with pytest.raises(APIStatusError) as info:
+        run(make_client(script, fake))
+    assert info.value.status == status
+    assert info.value.reason == f"http_{status}"
+    assert len(script.requests) == 1 and fake.waits == []
+
+
+def test_422_error_carries_the_typed_detail() -> None:
+    detail = [
+        {"loc": ["body", "tool", "function", "name"], "msg": "Field required", "type": "missing"},
+        {"loc": ["body", "inputs"], "msg": "Input should be a valid dictionary", "type": "dict_type"},
+    ]
+    with pytest.raises(UnprocessableEntityError) as info:
+        run(make_client(Script(httpx.Response(422, json={"detail": detail})), FakeTime()))
+    error = info.value
+    assert [item.loc for item in error.detail] == [["body", "tool", "function", "name"], ["body", "inputs"]]
+    assert error.detail[0].type == "missing"
+    assert "body.tool.function.name: Field required" in str(error)
+
+
+def test_error_messages_do_not_echo_large_bodies() -> None:
+    with pytest.raises(APIStatusError) as info:
+        run(make_client(Script(httpx.Response(400, text="<html>" + "x" * 10_000)), FakeTime()))
+    assert len(str(info.value)) < 600
+
+
+def test_unreadable_success_body_is_a_typed_error() -> None:
+    with pytest.raises(InvalidResponseError):
+        run(make_client(Script(httpx.Response(200, text="not json")), FakeTime()))
+
+
+def test_retry_after_seconds_is_honoured() -> None:
+    script = Script(httpx.Response(429, headers={"Retry-After": "7"}), ok())
+    fake = FakeTime()
+    run(make_client(script, fake))
+    assert fake.waits == [7.0]
+
+
+def test_retry_after_http_date_is_honoured() -> None:
+    when = datetime.now(timezone.utc) + timedelta(seconds=20)
+    script = Script(httpx.Response(503, headers={"Retry-After": http_date(when, usegmt=True)}), ok())
+    fake = FakeTime()
+    run(make_client(script, fake))
+    assert fake.waits[0] == pytest.approx(20.0, abs=1.5)
+
+
+def test_retry_after_is_capped() -> None:
+    script = Script(httpx.Response(429, headers={"Retry-After": "86400"}), ok())
+    fake = FakeTime()
+    run(make_client(script, fake, max_retry_after=60.0))
+    assert fake.waits == [60.0]
+
+
+def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
+    script = Script(*[httpx.Response(500)] * 12, ok())
+    fake = FakeTime()
+    run(make_client(script, fake, max_elapsed=10_000.0))
+    assert len(fake.waits) == 12
+    for attempt, wait in enumerate(fake.waits, start=1):
+        nominal = min(30.0, 0.5 * 2 ** (attempt - 1))
+        assert nominal / 2 <= wait <= nominal, (attempt, wait)
+    assert fake.waits[-1] <= 30.0
+    assert len({round(w, 6) for w in fake.waits[-4:]}) > 1, "capped waits are still jittered"
+
+
+def test_gives_up_at_max_elapsed() -> None:
+    script = Script(httpx.Response(503, json={"detail": "down"}))
+    fake = FakeTime()
+    started = fake.now
+    with pytest.raises(RetriesExhausted) as info:
+        run(make_client(script, fake, max_elapsed=60.0))
+    assert fake.now - started <= 60.0
+    assert sum(fake.waits) > 20.0, "it kept trying for most of the budget"
+    assert info.value.attempts == len(script.requests) > 3
+    assert isinstance(info.value.last, APIStatusError) and info.value.last.status == 503
+    assert info.value.reason == "retries_exhausted"
+
+
+def test_gives_up_on_persistent_connect_errors() -> None:
+    fake = FakeTime()
+    with pytest.raises(RetriesExhausted) as info:
+        run(make_client(Script(httpx.ConnectError("refused")), fake, max_elapsed=5.0))
+    assert isinstance(info.value.last, ConnectError)
+
+
+# ---------------------------------------------------------------------- the key stays secret
+def test_api_key_not_in_repr_or_errors() -> None:
+    fake = FakeTime()
+    client = make_client(Script(httpx.Response(401, json={"detail": "Invalid API key"})), fake)
+    assert API_KEY not in repr(client)
+    errors: list[Exception] = []
+    for script in (
+        Script(httpx.Response(401, json={"detail": "Invalid API key"})),
+        Script(httpx.Response(422, json={"detail": [{"loc": ["body"], "msg": "m", "type": "t"}]})),
+        Script(httpx.ConnectError("refused")),
+        Script(httpx.Response(200, text="garbage")),
+    ):
+        try:
+            run(make_client(script, FakeTime(), max_elapsed=2.0))
+        except Exception as exc:
+            errors.append(exc)
+    assert len(errors) == 4
+    for exc in errors:
+        assert API_KEY not in str(exc) and API_KEY not in repr(exc)
+        assert "PAYLOAD" not in str(exc)
+
+
+def test_api_key_not_in_settings_or_exporter_repr() -> None:
+    settings = Settings.resolve({}, api_key=API_KEY)
+    assert API_KEY not in repr(settings) and API_KEY not in str(settings)
+    exporter = ToolLogExporter(api_key=API_KEY, base_url="https://api.example.test/v5")
+    try:
+        assert API_KEY not in repr(exporter)
+    finally:
+        exporter.shutdown()
+
+
+def test_api_key_and_payload_never_in_log_records(stub: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Failures are logged (nothing hidden), but never with the key or the payload."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from otel_tool_exporter import ToolSpanProcessor
+
+    caplog.set_level(logging.DEBUG)
+    exporter = ToolLogExporter(api_key=API_KEY, base_url=stub.base_url, max_elapsed=1.0)
+    provider = TracerProvider()
+    provider.add_span_processor(ToolSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    stub.set_faults(status=401, fail_next=1)
+    for status in (401, 422, 400):
+        stub.set_faults(status=status, fail_next=1)
+        with tracer.start_as_current_span(
+            "execute_tool leak",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": f"leak{status}",
+                "gen_ai.tool.call.arguments": json.dumps({"q": "PAYLOAD-MARKER"}),
+            },
+        ):
+            pass
+        assert provider.force_flush(10_000)
+    stub.set_faults(status=503, error_rate=1.0, retry_after="0")
+    with tracer.start_as_current_span(
+        "execute_tool leak", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "retried"}
+    ):
+        pass
+    deadline = time.monotonic() + 10
+    while not exporter.stats()["failed"].get("retries_exhausted") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    provider.shutdown()
+    stats = exporter.stats()
+    assert sum(stats["failed"].values()) == 4, stats
+    records = [r for r in caplog.records if r.name.startswith("otel_tool_exporter")]
+    assert records, "failures must be logged"
+    for record in records:
+        text = record.getMessage() + (record.exc_text or "") + repr(record.args)
+        assert API_KEY not in text
+        assert "PAYLOAD-MARKER" not in text
