@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMANDS = (
     "otel_tool_exporter.demo",
     "otel_tool_exporter.stub.cli",
+    "otel_tool_exporter.sidecar.cli",
 )
 
 

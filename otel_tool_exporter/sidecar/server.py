@@ -1,0 +1,297 @@
+"""The OTLP/HTTP receiver (SPEC §6): ``POST /v1/traces`` → decode once → the exporter's pipeline.
+
+Every request is checked in the cheapest order — token, content type, encoding, declared length,
+queue room — before a byte of the body is read. The body is read under a deadline and a cap that
+also bounds the inflated size, decoded on a worker thread (a 20 MiB body must not stall
+``/healthz``), and at most ``max_concurrent`` bodies are in memory at once. Answers follow the
+OTLP/HTTP spec: the request's encoding, ``partial_success`` for rejected spans, a
+``google.rpc.Status`` body on errors, ``Retry-After`` on 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from ..exporter import ToolLogExporter
+from .body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
+from .decode import JSON, PROTOBUF, DecodeError, DecodeResult, decode_request, encode_response, encode_status
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
+
+logger = logging.getLogger("otel_tool_exporter.sidecar")
+
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+
+_CONTENT_TYPES = {
+    "application/x-protobuf": PROTOBUF,
+    "application/protobuf": PROTOBUF,
+    "application/json": JSON,
+}
+_ENCODINGS: dict[str, int | None] = {"": None, "identity": None, "gzip": GZIP, "x-gzip": GZIP, "deflate": DEFLATE}
+_MEDIA = {PROTOBUF: "application/x-protobuf", JSON: "application/json"}
+
+# google.rpc.Code values used in error bodies
+_INVALID_ARGUMENT = 3
+_RESOURCE_EXHAUSTED = 8
+_UNAUTHENTICATED = 16
+_UNAVAILABLE = 14
+_INTERNAL = 13
+_DEADLINE_EXCEEDED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarConfig:
+    """The receiver's own limits (the exporter's settings live on the exporter)."""
+
+    auth_token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    body_timeout: float = 30.0  # seconds to receive one body: a slow sender cannot hold a slot for ever
+    max_concurrent: int = 4  # bodies read/decoded at once; bounds memory at about this × max_body_bytes
+    retry_after: int = 2  # seconds, sent with 503
+
+    def __repr__(self) -> str:  # never show the token
+        return (
+            f"SidecarConfig(auth_token={'***' if self.auth_token else None}, max_body_bytes={self.max_body_bytes}, "
+            f"body_timeout={self.body_timeout}, max_concurrent={self.max_concurrent})"
+        )
+
+
+class _State:
+    def __init__(self, exporter: ToolLogExporter, config: SidecarConfig) -> None:
+        self.exporter = exporter
+        self.config = config
+        self.token = config.auth_token.encode() if config.auth_token else None
+        self.slots = asyncio.Semaphore(config.max_concurrent)
+        self.executor: ThreadPoolExecutor | None = None
+        self.draining = False
+        self.responses: Counter[int] = Counter()
+        self.spans_accepted = 0
+        self.spans_rejected = 0
+        self._logged: set[str] = set()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "responses": {str(k): v for k, v in sorted(self.responses.items())},
+            "spans_accepted": self.spans_accepted,
+            "spans_rejected": self.spans_rejected,
+            "draining": self.draining,
+        }
+
+    def log_once(self, key: str, message: str, *args: Any) -> None:
+        """Warn once per distinct problem: a misbehaving client must not flood the log."""
+        if key in self._logged or len(self._logged) > 1000:
+            return
+        self._logged.add(key)
+        logger.warning(message, *args)
+
+
+STATE = web.AppKey("otel_tool_exporter_sidecar", _State)
+
+
+def create_app(exporter: ToolLogExporter, config: SidecarConfig | None = None) -> web.Application:
+    """The aiohttp application. Run it with ``auto_decompress=False`` (see :func:`start_site`)."""
+    app = web.Application()
+    app[STATE] = _State(exporter, config or SidecarConfig())
+    app.router.add_post("/v1/traces", _export)
+    app.router.add_get("/healthz", _healthz)
+    app.on_startup.append(_startup)
+    app.on_cleanup.append(_cleanup)
+    return app
+
+
+async def _startup(app: web.Application) -> None:
+    state = app[STATE]
+    state.executor = ThreadPoolExecutor(state.config.max_concurrent, thread_name_prefix="otel-tool-exporter-decode")
+
+
+async def _cleanup(app: web.Application) -> None:
+    state = app[STATE]
+    state.draining = True
+    if state.executor is not None:
+        state.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    doc = {
+        "status": "draining" if state.draining else "ok",
+        "sidecar": state.snapshot(),
+        "exporter": state.exporter.stats(),
+    }
+    return web.json_response(doc, status=503 if state.draining else 200)
+
+
+def _reply(state: _State, status: int, code: int, message: str, fmt: str, **headers: str) -> web.Response:
+    state.responses[status] += 1
+    return web.Response(
+        status=status, body=encode_status(code, message, fmt), content_type=_MEDIA[fmt], headers=headers
+    )
+
+
+def _authorised(request: web.Request, token: bytes) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
+
+
+async def _export(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    config = state.config
+    fmt = _CONTENT_TYPES.get(request.content_type)
+    reply_fmt = fmt or JSON
+    if state.token is not None and not _authorised(request, state.token):
+        return _reply(
+            state, 401, _UNAUTHENTICATED, "missing or wrong bearer token", reply_fmt, **{"WWW-Authenticate": "Bearer"}
+        )
+    if fmt is None:
+        message = f"unsupported content type {request.content_type!r}: use application/x-protobuf or application/json"
+        return _reply(state, 415, _INVALID_ARGUMENT, message, JSON)
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in _ENCODINGS:
+        return _reply(state, 415, _INVALID_ARGUMENT, f"unsupported Content-Encoding {encoding!r}: use gzip", fmt)
+    cap = config.max_body_bytes
+    if request.content_length is not None and request.content_length > cap:
+        return _reply(state, 413, _RESOURCE_EXHAUSTED, f"body larger than {cap} bytes", fmt)
+    pipeline = state.exporter.pipeline
+    if state.draining or not pipeline.has_room(1):
+        return _busy(state, fmt)
+    async with state.slots:
+        try:
+            body = await asyncio.wait_for(
+                read_capped(request.content.iter_chunked(64 * 1024), cap, _ENCODINGS[encoding]), config.body_timeout
+            )
+        except BodyTooLarge as exc:
+            return _reply(state, 413, _RESOURCE_EXHAUSTED, str(exc), fmt)
+        except MalformedBody as exc:
+            state.log_once(f"body:{exc}", "sidecar: rejected a request body: %s", exc)
+            return _reply(state, 400, _INVALID_ARGUMENT, str(exc), fmt)
+        except asyncio.TimeoutError:
+            return _reply(state, 408, _DEADLINE_EXCEEDED, f"body not received within {config.body_timeout} s", fmt)
+        try:
+            result: DecodeResult = await asyncio.get_running_loop().run_in_executor(
+                state.executor, decode_request, body, fmt
+            )
+        except DecodeError as exc:
+            state.log_once(f"decode:{fmt}", "sidecar: malformed OTLP %s request: %s", fmt, exc)
+            return _reply(state, 400, _INVALID_ARGUMENT, str(exc), fmt)
+        except Exception:
+            logger.exception("sidecar: internal error decoding an OTLP request")
+            return _reply(state, 500, _INTERNAL, "internal error while decoding", fmt)
+        del body
+    spans = result.spans
+    if len(spans) > pipeline.settings.max_queue:
+        message = f"{len(spans)} spans in one request, more than max_queue ({pipeline.settings.max_queue}): split it"
+        return _reply(state, 413, _RESOURCE_EXHAUSTED, message, fmt)
+    if state.draining or not pipeline.has_room(len(spans)):
+        return _busy(state, fmt)
+    submit = pipeline.submit
+    for span in spans:
+        submit(span)
+    state.spans_accepted += len(spans)
+    if result.rejected:
+        state.spans_rejected += result.rejected_count
+        state.log_once(f"rejected:{sorted(result.rejected)}", "sidecar: %s", result.error_message())
+    state.responses[200] += 1
+    return web.Response(body=encode_response(result, fmt), content_type=_MEDIA[fmt])
+
+
+def _busy(state: _State, fmt: str) -> web.Response:
+    message = "shutting down" if state.draining else "export queue full, retry later"
+    return _reply(state, 503, _UNAVAILABLE, message, fmt, **{"Retry-After": str(state.config.retry_after)})
+
+
+async def start_site(
+    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 10.0
+) -> tuple[web.AppRunner, int]:
+    """Start serving ``app``; returns the runner and the bound port (useful with port 0).
+
+    ``auto_decompress=False``: aiohttp would otherwise inflate gzip bodies itself, before our cap.
+    """
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=shutdown_timeout
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    server = site._server
+    sockets = getattr(server, "sockets", None) or ()
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, bound
+
+
+class SidecarServer:
+    """The receiver on a background thread: ``with SidecarServer(exporter) as sidecar: ...``.
+
+    For tests and for embedding in a process that already runs something else. ``stop()`` stops
+    the receiver; shutting the exporter down stays the caller's decision.
+    """
+
+    def __init__(
+        self, exporter: ToolLogExporter, config: SidecarConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.exporter = exporter
+        self.config = config or SidecarConfig()
+        self.host = host
+        self.port = port
+        self.app: web.Application | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def traces_url(self) -> str:
+        return f"{self.url}/v1/traces"
+
+    def start(self) -> SidecarServer:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            try:
+                self.app = create_app(self.exporter, self.config)
+                self._runner, self.port = loop.run_until_complete(
+                    start_site(self.app, self.host, self.port, shutdown_timeout=2.0)
+                )
+            except BaseException as exc:
+                errors.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="otel-tool-exporter-sidecar", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> SidecarServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
