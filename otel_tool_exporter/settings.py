@@ -146,7 +146,11 @@ class Settings(BaseModel):
 
     def _check_url(self, sources: Mapping[str, str]) -> None:
         where = _where("base_url", sources)
-        parts = urlsplit(self.base_url)
+        try:
+            parts = urlsplit(self.base_url)
+            parts.port  # noqa: B018 - parsing the port is what raises for 'host:99999' or 'host:x'
+        except ValueError as exc:
+            raise ConfigurationError(f"{where}: {self.base_url!r} is not a valid URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(f"{where}: {self.base_url!r} is not an http(s) URL")
         if parts.scheme == "http" and not is_loopback_url(self.base_url) and not self.allow_insecure_http:
@@ -165,7 +169,10 @@ def env_name(field: str) -> str:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
     if host == "localhost":
         return True
     try:
