@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ._exitsafe import ExitSafeExecutor
 from .conventions import ConventionRegistry
 from .delivery.client import HumanloopClient
 from .delivery.limiter import AdaptiveLimiter
@@ -222,6 +223,7 @@ class Pipeline:
     # ================================================================= delivery thread
     def _run_thread(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_default_executor(ExitSafeExecutor(max_workers=4, thread_name_prefix="otel-tool-exporter-io"))
         asyncio.set_event_loop(loop)
         self._loop = loop
         self._wake = asyncio.Event()
