@@ -188,7 +188,7 @@ def test_start_ancestry_lets_a_child_go_while_a_non_tool_ancestor_is_still_open(
 ) -> None:
     """Without span starts, the exporter cannot know that the open agent span is not a tool whose
     Log the child must wait for; with the hook it sends the child at once."""
-    provider, exporter = _zero_code_provider(stub)
+    provider, _ = _zero_code_provider(stub)
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
     post_instrument()
     tracer = provider.get_tracer("t")
