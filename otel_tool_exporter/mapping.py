@@ -191,6 +191,13 @@ def map_tool_span(
         "source": json_safe(span.scope_name) if span.scope_name else "opentelemetry",
     }
     inputs = _inputs(call.arguments)
+    if inputs is not None and set(inputs) == {"input"} and not isinstance(decode_json(call.arguments), dict):
+        # a bare value (LangChain records "Paris" for get_weather(city="Paris")): name it after
+        # the tool's only parameter when the schema says there is exactly one
+        schema = call.schema if call.schema is not None else (schema_hint.parameters if schema_hint else None)
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        if isinstance(props, dict) and len(props) == 1:
+            inputs = {json_safe(str(next(iter(props)))): inputs["input"]}
     if call.extra_inputs:
         inputs = {**(inputs or {}), **json_safe(dict(call.extra_inputs))}
     if inputs is not None:

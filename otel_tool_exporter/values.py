@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MISSING", "canonical", "decode_json", "dumps_compact", "json_safe"]
+__all__ = ["MISSING", "canonical", "decode_json", "dumps_compact", "json_safe", "salvage_json"]
 
 
 class _Missing:
@@ -105,3 +105,53 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list):
         return [canonical(v) for v in value]
     return value
+
+
+_CLOSERS = {"{": "}", "[": "]"}
+_MAX_SALVAGE_CHARS = 1_000_000
+
+
+def salvage_json(text: Any) -> tuple[Any, bool]:
+    """Decode JSON that may have been cut short, as OpenLLMetry does at the attribute length limit.
+
+    Returns ``(value, salvaged)``: what :func:`decode_json` returns and ``False`` for whole JSON
+    and for text that is not JSON at all; for a cut-off object or array, the longest prefix that
+    closes cleanly and ``True`` (the caller should keep the raw text too). Never raises.
+    """
+    value = decode_json(text)
+    if not isinstance(text, str) or value is not text:
+        return value, False
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[" or len(stripped) > _MAX_SALVAGE_CHARS:
+        return text, False
+    # One pass: remember, after every complete member, the closers that would end the document.
+    stack: list[str] = []
+    in_string = escaped = False
+    cuts: list[tuple[int, str]] = []
+    for index, char in enumerate(stripped):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char in _CLOSERS:
+            stack.append(_CLOSERS[char])
+            cuts.append((index + 1, "".join(reversed(stack))))
+        elif char in "}]":
+            if not stack:
+                return text, False
+            stack.pop()
+            cuts.append((index + 1, "".join(reversed(stack))))
+        elif char == ",":
+            cuts.append((index, "".join(reversed(stack))))
+    for end, closers in reversed(cuts[-64:]):
+        try:
+            return json.loads(stripped[:end] + closers), True
+        except (ValueError, RecursionError):
+            continue
+    return text, False

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from ..spans import SpanRecord
 from ..values import MISSING, decode_json
 
-__all__ = ["Recogniser", "ToolCall", "ToolSchemaHint", "clean_call_id", "first_attr"]
+__all__ = ["AttrReader", "Recogniser", "ToolCall", "ToolSchemaHint", "clean_call_id", "first_attr", "json_object"]
 
 
 @dataclass(slots=True)
@@ -49,7 +49,10 @@ class Recogniser(Protocol):
 
     ``span_names`` and ``marker_keys`` tell the registry when to ask this recogniser: a span is
     offered to it only if its name is one of ``span_names`` or one of ``marker_keys`` is among
-    its attributes. That keeps recognition to a few dict look-ups per span.
+    its attributes. A recogniser may also declare ``span_name_prefixes`` (first word of the span
+    name, e.g. ``"execute_tool"`` for ``execute_tool get_weather``). That keeps recognition to a
+    few dict look-ups per span. ``recognise`` must not raise on odd input (the registry guards it
+    anyway) and returns ``None`` for spans that are not tool calls, including pseudo-tools.
     """
 
     name: str
@@ -84,3 +87,41 @@ def json_object(value: Any) -> dict[str, Any] | None:
     """A JSON object from a value or JSON text, else ``None``."""
     decoded = decode_json(value)
     return decoded if isinstance(decoded, dict) else None
+
+
+class AttrReader:
+    """Reads a span's attributes and remembers which keys were used (``ToolCall.consumed``)."""
+
+    __slots__ = ("attrs", "consumed")
+
+    def __init__(self, attrs: Mapping[str, Any]) -> None:
+        self.attrs = attrs
+        self.consumed: set[str] = set()
+
+    def take(self, *keys: str) -> Any:
+        """The first present key's value (consumed), else ``MISSING``."""
+        for key in keys:
+            if key in self.attrs:
+                self.consumed.add(key)
+                return self.attrs[key]
+        return MISSING
+
+    def text(self, *keys: str) -> str | None:
+        """The first present key with a non-empty value, as text (consumed), else ``None``."""
+        for key in keys:
+            value = self.attrs.get(key)
+            if value is not None and value != "":
+                self.consumed.add(key)
+                return value if isinstance(value, str) else str(value)
+        return None
+
+    def mark(self, *keys: str) -> None:
+        """Consume keys that were read as markers."""
+        self.consumed.update(k for k in keys if k in self.attrs)
+
+    def release(self, key: str) -> None:
+        """Keep a key in ``metadata.attributes`` after all (e.g. a value that was cut off)."""
+        self.consumed.discard(key)
+
+    def frozen(self) -> frozenset[str]:
+        return frozenset(self.consumed)

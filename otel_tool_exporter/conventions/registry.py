@@ -7,8 +7,17 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import Recogniser, ToolCall
+from .agentops import AgentOpsToolRecogniser
+from .braintrust import BraintrustToolRecogniser
 from .genai import GenAIToolRecogniser
 from .humanloop import HumanloopSDKRecogniser
+from .langfuse import LangfuseToolRecogniser
+from .langsmith import LangSmithToolRecogniser
+from .mlflow import MLflowToolRecogniser
+from .openinference import OpenInferenceToolRecogniser
+from .pydantic_ai_v2 import PydanticAIV2Recogniser
+from .traceloop import TraceloopToolRecogniser
+from .vercel import VercelToolRecogniser
 
 __all__ = ["ConventionRegistry", "default_recognisers"]
 
@@ -16,8 +25,36 @@ ToolSpanPredicate = Callable[[SpanRecord], bool]
 
 
 def default_recognisers() -> list[Recogniser]:
-    """Built-in recognisers, most specific first (Humanloop's own spans win over GenAI ones)."""
-    return [HumanloopSDKRecogniser(), GenAIToolRecogniser()]
+    """Built-in recognisers in their fixed order: most specific first, GenAI semconv last.
+
+    The order matters only when a span carries several markers, and then it is always a more
+    specific convention layered over the generic ``gen_ai.operation.name = "execute_tool"``:
+
+    1. Humanloop SDK (``humanloop.tool``): the user's own explicit Tool Log;
+    2. pydantic-ai v2 (``running tool``): also marked ``execute_tool``, but keeps the call in
+       ``tool_arguments`` / ``tool_response``;
+    3. OpenLLMetry/Traceloop (``traceloop.span.kind``): also marked ``execute_tool``, but its
+       ``gen_ai.tool.call.*`` values are LangChain callback envelopes;
+    4. LangSmith OTel mode (``langsmith.span.kind``): may carry ``gen_ai.*`` keys too;
+    5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
+       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust: disjoint markers;
+    11. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
+
+    A recogniser that declines a span (returns ``None``) passes it on to the next candidate.
+    """
+    return [
+        HumanloopSDKRecogniser(),
+        PydanticAIV2Recogniser(),
+        TraceloopToolRecogniser(),
+        LangSmithToolRecogniser(),
+        OpenInferenceToolRecogniser(),
+        VercelToolRecogniser(),
+        LangfuseToolRecogniser(),
+        MLflowToolRecogniser(),
+        AgentOpsToolRecogniser(),
+        BraintrustToolRecogniser(),
+        GenAIToolRecogniser(),
+    ]
 
 
 class ConventionRegistry:
@@ -35,6 +72,7 @@ class ConventionRegistry:
     ) -> None:
         self._recognisers: list[Recogniser] = []
         self._by_name: dict[str, list[Recogniser]] = {}
+        self._by_prefix: dict[str, list[Recogniser]] = {}
         self._markers: list[tuple[str, Recogniser]] = []
         self.is_tool_span = is_tool_span
         for recogniser in recognisers if recognisers is not None else default_recognisers():
@@ -54,16 +92,26 @@ class ConventionRegistry:
 
     def _rebuild(self) -> None:
         self._by_name = {}
+        self._by_prefix = {}
         self._markers = []
         for recogniser in self._recognisers:
-            for span_name in recogniser.span_names:
+            for span_name in getattr(recogniser, "span_names", ()):
                 self._by_name.setdefault(span_name, []).append(recogniser)
-            for key in recogniser.marker_keys:
+            for prefix in getattr(recogniser, "span_name_prefixes", ()):
+                self._by_prefix.setdefault(prefix, []).append(recogniser)
+            for key in getattr(recogniser, "marker_keys", ()):
                 self._markers.append((key, recogniser))
 
-    def candidates(self, span: SpanRecord) -> list[Recogniser]:
-        attrs = span.attributes
-        found = list(self._by_name.get(span.name, ()))
+    def _candidates(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
+        """Recognisers whose span name, name prefix (first word) or marker key matches: one dict
+        look-up per name and per marker key, then registration order."""
+        found: list[Recogniser] = []
+        if isinstance(name, str):
+            found.extend(self._by_name.get(name, ()))
+            if self._by_prefix and " " in name:
+                for recogniser in self._by_prefix.get(name.split(" ", 1)[0], ()):
+                    if recogniser not in found:
+                        found.append(recogniser)
         for key, recogniser in self._markers:
             if key in attrs and recogniser not in found:
                 found.append(recogniser)
@@ -72,15 +120,18 @@ class ConventionRegistry:
             found.sort(key=order.index)
         return found
 
+    def candidates(self, span: SpanRecord) -> list[Recogniser]:
+        return self._candidates(span.name, span.attributes)
+
     def looks_like_tool(self, name: str, attributes: Mapping[str, Any]) -> bool:
         """Start-time guess (attributes may still change): is this span going to be a tool span?
 
         Only ``get`` look-ups on the live span's attributes, so it is safe while the application
         keeps writing to them. The finished span is recognised again, properly, at its end."""
-        candidates = list(self._by_name.get(name, ()))
-        for key, recogniser in self._markers:
-            if key in attributes and recogniser not in candidates:
-                candidates.append(recogniser)
+        try:
+            candidates = self._candidates(name, attributes)
+        except Exception:
+            return False
         for recogniser in candidates:
             check = getattr(recogniser, "matches_at_start", None)
             try:
