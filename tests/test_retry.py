@@ -77,3 +77,16 @@ def test_retry_after_garbage_is_ignored(header: str) -> None:
 
 def test_no_retry_after_header() -> None:
     assert parse_retry_after({}) is None
+
+
+def test_retry_after_http_date_is_utc_whatever_the_local_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 5322 '-0000' dates parse as naive datetimes; they must still be read as UTC."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        now = time.time()
+        when = datetime.fromtimestamp(now + 30, tz=timezone.utc).strftime("%a, %d %b %Y %H:%M:%S -0000")
+        assert parse_retry_after({"Retry-After": when}, now=now) == pytest.approx(30.0, abs=1.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

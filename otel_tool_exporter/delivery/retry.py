@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 __all__ = ["RETRYABLE_STATUS", "THROTTLE_STATUS", "RetryPolicy", "parse_retry_after"]
@@ -33,6 +34,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # '-0000' parses naive; HTTP dates are always UTC, never local time
+        when = when.replace(tzinfo=timezone.utc)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 
