@@ -219,7 +219,10 @@ def decode_json(body: bytes) -> DecodeResult:
         resource = _get(resource_spans, "resource", "resource")
         if resource is not None and not isinstance(resource, dict):
             raise DecodeError(f"{where}.resource is not an object")
-        resource_attrs = _attrs_json(resource or {})
+        try:
+            resource_attrs = _attrs_json(resource or {})
+        except _SpanError as exc:
+            raise DecodeError(f"{where}.resource: {exc}") from None
         for j, scope_spans in enumerate(_list(resource_spans, "scopeSpans", "scope_spans", where)):
             here = f"{where}.scopeSpans[{j}]"
             if not isinstance(scope_spans, dict):
