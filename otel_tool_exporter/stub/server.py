@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from ..models import ToolLogRequest
 from ..values import canonical
-from .page import render_index
+from .page import register_routes, render_index
 from .store import LogStore
 
 __all__ = ["Faults", "StubServer", "create_app"]
@@ -234,6 +234,7 @@ def create_app(db: str = ":memory:", faults: Faults | None = None) -> web.Applic
     app.router.add_get("/v5/logs", _list_logs)
     app.router.add_get("/v5/logs/{log_id}", _get_log)
     app.router.add_get("/", _index)
+    register_routes(app)  # the trace view's refresh endpoint and its packaged assets
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/_stub/faults", _get_faults)
     app.router.add_post("/_stub/faults", _set_faults)
