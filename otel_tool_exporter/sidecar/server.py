@@ -74,6 +74,7 @@ class _State:
         self.executor: ThreadPoolExecutor | None = None
         self.draining = False
         self.responses: Counter[int] = Counter()
+        self.requests_by_format: Counter[str] = Counter()  # accepted requests: protobuf / json
         self.spans_accepted = 0
         self.spans_rejected = 0
         self._logged: set[str] = set()
@@ -81,6 +82,7 @@ class _State:
     def snapshot(self) -> dict[str, Any]:
         return {
             "responses": {str(k): v for k, v in sorted(self.responses.items())},
+            "requests_by_format": dict(self.requests_by_format),
             "spans_accepted": self.spans_accepted,
             "spans_rejected": self.spans_rejected,
             "draining": self.draining,
@@ -200,6 +202,7 @@ async def _export(request: web.Request) -> web.Response:
         state.spans_rejected += result.rejected_count
         state.log_once(f"rejected:{sorted(result.rejected)}", "sidecar: %s", result.error_message())
     state.responses[200] += 1
+    state.requests_by_format[fmt] += 1
     return web.Response(body=encode_response(result, fmt), content_type=_MEDIA[fmt])
 
 
