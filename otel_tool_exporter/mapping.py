@@ -118,7 +118,7 @@ def _stdout(span: SpanRecord, consumed_events: frozenset[int]) -> str | None:
         if event.name == "exception" or index in consumed_events:
             continue
         stamp = format_datetime(_iso(event.time_unix_nano)) if event.time_unix_nano else "-"
-        lines.append(f"{stamp} {event.name} {dumps_compact(json_safe(dict(event.attributes)))}")
+        lines.append(f"{stamp} {json_safe(str(event.name))} {dumps_compact(json_safe(dict(event.attributes)))}")
     return "\n".join(lines) if lines else None
 
 

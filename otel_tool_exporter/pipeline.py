@@ -31,7 +31,7 @@ from .delivery.transport import Transport, make_transport
 from .mapping import EXPLICIT_PARENT_KEY, map_tool_span
 from .metrics import PipelineMetrics
 from .ordering import Job, OrderingEngine, Reason
-from .redaction import RedactHook, Redactor
+from .redaction import RedactHook, Redactor, apply_hook
 from .schemas import SchemaMemory
 from .settings import Settings
 from .spans import SpanRecord
@@ -353,7 +353,7 @@ class Pipeline:
         self.redactor.apply(mapped.request)
         if self.redact_hook is not None:
             try:
-                result = self.redact_hook(mapped.request)
+                result = apply_hook(self.redact_hook, mapped.request)
             except Exception as exc:
                 stats.dropped["redact_hook_error"] += 1
                 self._log_once(f"hook:{type(exc).__name__}", "redact hook raised %s: Log dropped", type(exc).__name__)

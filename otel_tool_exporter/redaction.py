@@ -8,7 +8,7 @@ from typing import Any
 from .models import ToolLogRequest
 from .values import decode_json, dumps_compact
 
-__all__ = ["REDACTED", "RedactHook", "Redactor"]
+__all__ = ["REDACTED", "RedactHook", "RedactHookError", "Redactor", "apply_hook"]
 
 REDACTED = "[REDACTED]"
 RedactHook = Callable[[ToolLogRequest], "ToolLogRequest | None"]
@@ -63,3 +63,33 @@ class Redactor:
                 setattr(request, name, self.scrub(value))
         if request.output:
             request.output = self._scrub_text(request.output)
+
+
+class RedactHookError(Exception):
+    """The user's hook returned something that cannot be sent: the Log is dropped (fail closed)."""
+
+
+def apply_hook(hook: RedactHook, request: ToolLogRequest) -> ToolLogRequest | None:
+    """Run the user's ``redact(request) -> request | None`` hook and check what it returned.
+
+    ``None`` drops the Log. Anything that is not a valid ``ToolLogRequest`` raises
+    :class:`RedactHookError` (the caller drops and counts the Log: a hook that went wrong must not
+    let unredacted or malformed data through). The ``metadata.otel`` ids that identify a Log and
+    its retried duplicates are put back if the hook removed them.
+    """
+    otel = request.metadata.get("otel") if isinstance(request.metadata, dict) else None
+    result = hook(request)
+    if result is None:
+        return None
+    if not isinstance(result, ToolLogRequest):
+        raise RedactHookError(f"redact hook returned {type(result).__name__}, not ToolLogRequest or None")
+    try:
+        checked = ToolLogRequest.model_validate(result.to_dict())
+    except Exception as exc:
+        raise RedactHookError(f"redact hook returned an invalid request: {type(exc).__name__}") from None
+    if otel is not None:
+        metadata = checked.metadata if isinstance(checked.metadata, dict) else {}
+        if not isinstance(metadata.get("otel"), dict):
+            metadata["otel"] = otel
+        checked.metadata = metadata
+    return checked
