@@ -15,6 +15,8 @@ from collections.abc import Sequence
 COMMANDS = (
     "otel_tool_exporter.demo",
     "otel_tool_exporter.stub.cli",
+    "otel_tool_exporter.logs_cli",
+    "otel_tool_exporter.doctor",
     "otel_tool_exporter.sidecar.cli",
 )
 

@@ -1,0 +1,221 @@
+"""``otel-tool-exporter doctor`` through the CLI: settings and their sources, the connection
+check against the real stub (creating nothing), the conventions, and ``--span`` files."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+from otel_tool_exporter.cli import main
+from otel_tool_exporter.conventions import ConventionRegistry
+from otel_tool_exporter.stub import StubServer
+
+ENV = (
+    "HUMANLOOP_API_KEY",
+    "HUMANLOOP_BASE_URL",
+    "OTEL_TOOL_EXPORTER_PATH_PREFIX",
+    "OTEL_TOOL_EXPORTER_MAX_PARENT_WAIT",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: Any) -> None:
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+OFFLINE = ("--offline", "--base-url", "http://127.0.0.1:9/v5")  # a valid setup; nothing is contacted
+
+
+def doctor(capsys: Any, *argv: str) -> tuple[int, str]:
+    code = main(["doctor", *argv])
+    return code, capsys.readouterr().out
+
+
+def setting_line(out: str, name: str) -> str:
+    (line,) = [line for line in out.splitlines() if line.startswith(f"  {name} ")]
+    return line
+
+
+def test_healthy_setup_against_the_stub_creates_no_log(stub: StubServer, capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HUMANLOOP_API_KEY", "hl-secret-key-123")
+    monkeypatch.setenv("OTEL_TOOL_EXPORTER_MAX_PARENT_WAIT", "30")
+    code, out = doctor(capsys, "--base-url", stub.base_url, "--path-prefix", "agents/")
+
+    assert code == 0 and out.rstrip().endswith("No problems found.")
+    assert "hl-secret-key-123" not in out  # the key is never shown
+    assert setting_line(out, "api_key").split()[1:] == [
+        "***",
+        "(17",
+        "characters)",
+        "environment",
+        "(HUMANLOOP_API_KEY)",
+    ]
+    assert setting_line(out, "base_url").endswith("argument") and stub.base_url in setting_line(out, "base_url")
+    assert setting_line(out, "path_prefix").endswith("argument")
+    assert setting_line(out, "max_parent_wait").endswith("environment (OTEL_TOOL_EXPORTER_MAX_PARENT_WAIT)")
+    assert setting_line(out, "version_id").endswith("default")
+    assert f"✓ {stub.base_url} answers" in out
+    assert "✓ API key accepted" in out
+    assert "this is the local stub" in out
+    assert stub.store.count() == 0  # the check created nothing
+    assert stub.state.by_status.get(422) == 1  # it asked the Log endpoint with a body that must be refused
+
+
+def test_rejected_key_is_a_problem(stub: StubServer, capsys: Any) -> None:
+    stub.set_faults(fail_next=1, status=401)  # the stub accepts any key; make it answer as a bad key does
+    code, out = doctor(capsys, "--base-url", stub.base_url)
+    assert code == 1
+    assert "✗ API key rejected: HTTP 401" in out and "check HUMANLOOP_API_KEY" in out
+    assert out.splitlines()[-1].startswith("1 problem found: API key rejected")
+
+
+def test_base_url_that_does_not_answer(capsys: Any) -> None:
+    code, out = doctor(capsys, "--base-url", "http://127.0.0.1:9/v5")
+    assert code == 1
+    assert "✗ http://127.0.0.1:9/v5 does not answer: ConnectError" in out
+    assert "is the stub running?" in out
+
+
+def test_wrong_base_url_path_is_explained(stub: StubServer, capsys: Any) -> None:
+    code, out = doctor(capsys, "--base-url", stub.root_url + "/v4")
+    assert code == 1 and "POST " + stub.root_url + "/v4/tools/log → 404" in out
+    assert "should end in the API version" in out
+
+
+def test_misconfiguration_names_the_variable_on_one_screen(capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HUMANLOOP_BASE_URL", "http://api.example.com/v5")
+    code, out = doctor(capsys)
+    assert code == 1
+    assert "✗ configuration: HUMANLOOP_BASE_URL: refusing plain http://" in out
+    assert "set in the environment: HUMANLOOP_BASE_URL" in out
+    assert len(out.splitlines()) < 40
+
+    monkeypatch.delenv("HUMANLOOP_BASE_URL")
+    code, out = doctor(capsys)  # the real API, no key
+    assert code == 1 and "HUMANLOOP_API_KEY is not set" in out
+
+
+def test_lists_every_recognised_convention(capsys: Any) -> None:
+    code, out = doctor(capsys, *OFFLINE)
+    assert code == 0 and "not checked (--offline)" in out
+    section = out.split("Conventions recognised")[1]
+    names = [line.split()[0] for line in section.splitlines()[1:] if line.startswith("  ")]
+    assert names[: len(ConventionRegistry().recognisers)] == [r.name for r in ConventionRegistry().recognisers]
+    assert "gen_ai.operation.name" in section and "is_tool_span" in section
+
+
+# ------------------------------------------------------------------------------------ --span
+def _record_spans(error: bool = False) -> list[Any]:
+    """A chat span offering the tool (its schema) and one GenAI tool span, from the real SDK."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("my.agent", "1.2")
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    definitions = [{"type": "function", "function": {"name": "get_weather", "parameters": schema}}]
+    with tracer.start_as_current_span("invoke_agent"):
+        with tracer.start_as_current_span(
+            "chat m", attributes={"gen_ai.operation.name": "chat", "gen_ai.tool.definitions": json.dumps(definitions)}
+        ):
+            pass
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.call.arguments": json.dumps({"city": "Paris", "api_key": "sk-live-1"}),
+            "gen_ai.tool.call.result": "Sunny",
+            "shop.region": "eu",
+        }
+        with tracer.start_as_current_span("execute_tool get_weather", attributes=attributes) as span:
+            if error:
+                span.set_status(Status(StatusCode.ERROR, "TimeoutError: upstream"))
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def _body(out: str, index: int = 0) -> dict[str, Any]:
+    """The Log body doctor printed (the indented JSON after 'maps to POST')."""
+    block = out.split("with this body (after redaction and field caps):\n")[index + 1]
+    lines = []
+    for line in block.splitlines():
+        if not line.startswith("      "):
+            break
+        lines.append(line)
+    return json.loads("\n".join(lines))
+
+
+def test_sdk_to_json_span_shows_convention_and_the_log_it_maps_to(capsys: Any, tmp_path: Path) -> None:
+    tool_span = _record_spans()[1]
+    path = tmp_path / "span.json"
+    path.write_text(tool_span.to_json())
+    code, out = doctor(capsys, *OFFLINE, "--path-prefix", "agents/", "--span", str(path))
+
+    assert code == 0
+    assert "✓ tool span: convention 'genai', tool 'get_weather'; arguments recorded, result recorded" in out
+    body = _body(out)
+    assert body["path"] == "agents/get_weather"
+    assert body["inputs"] == {"city": "Paris", "api_key": "[REDACTED]"}  # redacted, as the exporter would
+    assert body["output"] == "Sunny"
+    assert body["metadata"]["attributes"] == {"shop.region": "eu"}
+    assert body["metadata"]["otel"]["span_id"] == format(tool_span.get_span_context().span_id, "016x")
+    assert "sk-live-1" not in out
+    assert "trace_parent_id: set at export time" in out
+
+
+def _otlp_json(spans: list[Any]) -> dict[str, Any]:
+    """OTLP/JSON as the spec writes it: the real OTLP encoder's message, ids in hex."""
+    doc = MessageToDict(encode_spans(spans))
+    for resource_spans in doc["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:
+                        span[key] = base64.b64decode(span[key]).hex()
+    return doc
+
+
+def test_otlp_json_request_learns_schema_from_the_sibling_chat_span(capsys: Any, tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(_otlp_json(_record_spans(error=True))))
+    code, out = doctor(capsys, *OFFLINE, "--span", str(path))
+
+    assert code == 0
+    assert "3 spans; 1 tool span\n" in out
+    assert "- 'chat m': not a tool span" in out
+    body = _body(out)
+    assert body["tool"]["function"]["parameters"] == {"type": "object", "properties": {"city": {"type": "string"}}}
+    assert body["error"] == "TimeoutError: upstream"
+    assert body["source"] == "my.agent"  # the instrumentation scope travels in OTLP
+    assert body["metadata"]["otel"]["service_name"] == "shop"
+
+
+def test_a_bare_otlp_span_and_a_non_tool_span(capsys: Any, tmp_path: Path) -> None:
+    spans = _otlp_json(_record_spans())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    chat = next(span for span in spans if span["name"] == "chat m")
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(chat))
+    code, out = doctor(capsys, *OFFLINE, "--span", str(path))
+    assert code == 1
+    assert "✗ not a tool span: genai matched its markers but declined it" in out
+    assert "gen_ai.operation.name" in out  # the related attributes it did carry
+    assert "is_tool_span" in out
+
+
+def test_unreadable_span_file(capsys: Any, tmp_path: Path) -> None:
+    path = tmp_path / "junk.json"
+    path.write_text('{"hello": "world"}')
+    code, out = doctor(capsys, *OFFLINE, "--span", str(path))
+    assert code == 1 and "✗ cannot read" in out and "not a span" in out
+    code, out = doctor(capsys, *OFFLINE, "--span", str(tmp_path / "missing.json"))
+    assert code == 1 and "✗ cannot read" in out
