@@ -40,8 +40,8 @@ class ToolLogExporter(SpanExporter):
         is_tool_span: Callable[[SpanRecord], bool] | None = None,
         recognisers: Iterable[Recogniser] | None = None,
         redact: RedactHook | None = None,
-        transport: Callable[[], Transport] | None = None,
-        shutdown_timeout: float = 10.0,
+        transport: str | Callable[[], Transport] | None = None,
+        shutdown_timeout: float | None = None,
         **settings: Any,
     ) -> None:
         self.settings = Settings.resolve(
@@ -50,13 +50,21 @@ class ToolLogExporter(SpanExporter):
             path_prefix=path_prefix,
             version_id=version_id,
             environment=environment,
+            shutdown_timeout=shutdown_timeout,
+            # a name ("aiohttp"/"httpx") is the `transport` setting; a callable is your own transport factory
+            transport=transport if isinstance(transport, str) else None,
             **settings,
         )
         registry = ConventionRegistry(is_tool_span=is_tool_span)
         for recogniser in recognisers or ():
             registry.add(recogniser, first=True)
-        self.shutdown_timeout = shutdown_timeout
-        self._pipeline = Pipeline(self.settings, registry=registry, redact=redact, transport_factory=transport)
+        self.shutdown_timeout = self.settings.shutdown_timeout
+        self._pipeline = Pipeline(
+            self.settings,
+            registry=registry,
+            redact=redact,
+            transport_factory=None if isinstance(transport, str) else transport,
+        )
 
     def __repr__(self) -> str:
         return f"ToolLogExporter(base_url={self.settings.base_url!r}, api_key='***')"

@@ -6,7 +6,9 @@ ecosystem's own names), ``OTEL_TOOL_EXPORTER_<NAME>`` for everything else.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -75,6 +77,9 @@ class Settings(BaseModel):
     max_retry_after: float = Field(120.0, gt=0, description="Upper bound honoured for a server's `Retry-After`.")
     timeout: float = Field(30.0, gt=0, description="Seconds for one HTTP request (whole exchange).")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to open a connection.")
+    shutdown_timeout: float = Field(
+        10.0, gt=0, description="Seconds `shutdown()` may take: flush, send waiting children unresolved, close."
+    )
     spool_dir: str | None = Field(None, description="Directory of the durable SQLite spool (off when unset).")
     trace_ttl: float = Field(900.0, gt=0, description="Seconds a trace's ancestry is kept after its last span.")
     max_tracked_spans: int = Field(200_000, ge=100, description="Global cap on spans remembered for ancestry.")
@@ -128,6 +133,7 @@ class Settings(BaseModel):
                 sources[name] = f"environment ({var})"
             else:
                 sources[name] = "default"
+        _warn_unknown_variables(env)
         try:
             settings = cls(**values)
         except ValidationError as exc:
@@ -195,6 +201,21 @@ def _parse_env(name: str, raw: str) -> Any:
     if name == "redact_keys":
         return tuple(k.strip().lower() for k in raw.split(",") if k.strip())
     return raw
+
+
+_warned: set[str] = set()
+
+
+def _warn_unknown_variables(env: Mapping[str, str]) -> None:
+    """A misspelt ``OTEL_TOOL_EXPORTER_*`` variable would silently do nothing: say so, once per name
+    (a warning, not an error, so a variable of a newer release does not break an older one)."""
+    known = {env_name(name) for name in Settings.model_fields}
+    for var in env:
+        if var.startswith("OTEL_TOOL_EXPORTER_") and var not in known and var not in _warned:
+            _warned.add(var)
+            close = difflib.get_close_matches(var, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            logging.getLogger("otel_tool_exporter").warning("unknown setting %s ignored%s", var, hint)
 
 
 def _where(field: str, sources: Mapping[str, str]) -> str:
