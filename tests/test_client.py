@@ -325,3 +325,56 @@ def test_api_key_and_payload_never_in_log_records(stub: Any, caplog: pytest.LogC
         text = record.getMessage() + (record.exc_text or "") + repr(record.args)
         assert API_KEY not in text
         assert "PAYLOAD-MARKER" not in text
+
+
+# ------------------------------------------------------- real transports, real loopback timeouts
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+def test_transport_timeout_and_connect_error_over_loopback(stub: Any, kind: str) -> None:
+    """A slow server becomes RequestTimeoutError within the configured timeout; a closed port a
+    ConnectError; both are what the client retries."""
+    from otel_tool_exporter.delivery.transport import make_transport
+
+    stub.set_faults(latency_ms=2000)
+    body = request().to_json_bytes()
+
+    async def go() -> tuple[Exception, float, Exception, Any]:
+        transport = make_transport(kind, timeout=0.3, connect_timeout=0.3, pool_size=4)
+        try:
+            started = time.monotonic()
+            try:
+                await transport.post(f"{stub.base_url}/tools/log", params={}, headers={"X-API-KEY": "k"}, content=body)
+            except Exception as exc:
+                slow: Exception = exc
+            took = time.monotonic() - started
+            try:
+                await transport.post(
+                    f"http://127.0.0.1:{_free_port()}/v5/tools/log", params={}, headers={}, content=b""
+                )
+            except Exception as exc:
+                refused: Exception = exc
+            stub.set_faults(latency_ms=0)
+            ok_reply = await transport.post(
+                f"{stub.base_url}/tools/log",
+                params={"environment": "e"},
+                headers={"X-API-KEY": "k", "Content-Type": "application/json"},
+                content=body,
+            )
+            return slow, took, refused, ok_reply
+        finally:
+            await transport.aclose()
+
+    slow, took, refused, ok_reply = asyncio.run(go())
+    assert isinstance(slow, RequestTimeoutError)
+    assert took < 1.5
+    assert isinstance(refused, ConnectError)
+    assert ok_reply.status == 200 and json.loads(ok_reply.body)["id"].startswith("log_")
+    stored = stub.store.get(json.loads(ok_reply.body)["id"])
+    assert stored is not None and stored["query"] == {"environment": "e"}
