@@ -162,3 +162,38 @@ def test_every_body_the_exporter_sent_was_valid(
     agent_run(provider.get_tracer("it.agent"))
     assert provider.force_flush(20_000) and exporter.force_flush(20_000)
     assert stub.state.by_status == {200: 5}
+
+
+def test_hostile_attribute_values_still_arrive(stub: StubServer) -> None:
+    """Bad input end to end: every OTel attribute type, NaN, broken JSON and a huge argument are
+    mapped, capped and accepted by the server — one Log, nothing refused, nothing dropped."""
+    exporter = ToolLogExporter(api_key="test-key", base_url=stub.base_url, max_field_bytes=64 * 1024)
+    provider = TracerProvider()
+    provider.add_span_processor(ToolSpanProcessor(exporter))
+    tracer = provider.get_tracer("hostile")
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "hostile",
+        "gen_ai.tool.call.arguments": json.dumps({"blob": "x" * 1_000_000}),
+        "gen_ai.tool.call.result": '{"a": NaN, "b": [1, 2',
+        "f": float("nan"),
+        "inf": float("-inf"),
+        "seq": (1.0, float("inf")),
+        "bools": (True, False),
+        "big": 2**63 - 1,
+        "text": "ünï \u2028 line",
+    }
+    with tracer.start_as_current_span("execute_tool hostile", attributes=attributes) as span:
+        span.add_event("odd", {"nan": float("nan"), "seq": ("a", "b")})
+        span.set_status(Status(StatusCode.ERROR, "x" * 500_000))
+    assert provider.force_flush(20_000)
+    provider.shutdown()
+    assert stub.state.by_status == {200: 1}, stub.state.by_status
+    (log,), _ = stub.store.list()
+    assert log["path"] == "hostile"
+    assert len(json.dumps(log["inputs"])) < 70 * 1024
+    assert "truncated" in log["inputs"]["blob"]
+    assert {"inputs", "error"} <= set(log["metadata"]["otel"]["truncated"])
+    assert log["metadata"]["attributes"]["big"] == 2**63 - 1
+    assert isinstance(log["metadata"]["attributes"]["f"], str)
+    assert log["error"].startswith("xxx")
