@@ -90,7 +90,8 @@ def _row_html(row: Row, trace: Trace, path_filter: str | None) -> str:
     if unresolved:
         classes.append("unresolved")
         badges += (
-            f'<span class="badge unresolved" title="parent span {_esc(unresolved.get("span_id"))}">'
+            f'<span class="badge unresolved" title="sent without its parent: {_esc(unresolved.get("reason"))} '
+            f'(parent span {_esc(unresolved.get("span_id"))})">'
             f"unresolved parent: {_esc(unresolved.get('reason'))}</span>"
         )
     bar = '<span class="bar missing" title="no readable start/end time"></span>'
