@@ -22,7 +22,10 @@ from .test_sidecar import DEMO_TREE, running_sidecar, tree_of
 JS_DIR = Path(__file__).parent / "js"
 NODE = shutil.which("node")
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed: the Node OTLP/JSON client cannot run")
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="node is not installed: the Node OTLP/JSON client cannot run"),
+    pytest.mark.timeout(600),  # the first test may run `npm ci`
+]
 
 
 @pytest.fixture(scope="module")
