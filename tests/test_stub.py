@@ -260,3 +260,11 @@ def test_file_database_persists_across_restarts(tmp_path: Any) -> None:
         ).json()
     with StubServer(db=db) as second:
         assert second.store.get(reply["id"]) is not None
+
+
+def test_path_filter_is_a_plain_substring_not_a_like_pattern(http: httpx.Client) -> None:
+    for path in ("tools/a_b", "tools/axb", "tools/100%"):
+        log(http, path)
+    assert [r["path"] for r in http.get("/v5/logs", params={"path": "a_b"}).json()["records"]] == ["tools/a_b"]
+    assert [r["path"] for r in http.get("/v5/logs", params={"path": "0%"}).json()["records"]] == ["tools/100%"]
+    assert [r["path"] for r in http.get("/v5/logs", params={"path": "A_B"}).json()["records"]] == ["tools/a_b"]

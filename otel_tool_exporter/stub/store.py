@@ -111,8 +111,10 @@ class LogStore:
     ) -> tuple[list[dict[str, Any]], int]:
         where, args = [], []
         if path:
-            where.append("path LIKE ?")
-            args.append(f"%{path}%")
+            # a plain, case-insensitive substring (as the trace page filters): "_" and "%" in Tool
+            # paths are characters, not LIKE wildcards
+            where.append("instr(lower(path), lower(?)) > 0")
+            args.append(path)
         if trace_id:
             where.append("trace_id = ?")
             args.append(trace_id)
