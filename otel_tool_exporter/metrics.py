@@ -1,13 +1,18 @@
 """OpenTelemetry metrics of the exporter itself, via the global MeterProvider (SPEC §5).
 
-Counters and gauges are observable instruments read from the pipeline's counters at collection
-time, so they cost nothing on the hot path; only the request-duration histogram records per HTTP
-attempt (on the delivery thread).
+One set of instruments per process, shared by every live pipeline (an OTel meter keeps one
+instrument per name, so per-pipeline instruments would silently shadow each other). Counters and
+gauges are observable: read from the pipelines' counters at collection time, summed, costing
+nothing on the hot path. Only the request-duration histogram records per HTTP attempt, on the
+delivery thread.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
+from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,65 +23,86 @@ __all__ = ["PipelineMetrics"]
 
 logger = logging.getLogger("otel_tool_exporter")
 
+_COUNTERS = (
+    ("received", "Spans handed to the exporter"),
+    ("tool_spans", "Spans recognised as tool calls"),
+    ("sent", "Logs created on the server"),
+    ("retries", "HTTP attempts retried"),
+    ("unresolved_parents", "Logs sent without their parent (see metadata.otel.unresolved_parent)"),
+)
+_BY_REASON = (
+    ("failed", "Logs that failed for good, by reason"),
+    ("dropped", "Spans or Logs dropped, by reason"),
+)
+_GAUGES = (
+    ("queue_depth", "Spans waiting to be processed"),
+    ("waiting_children", "Logs waiting for their parent's Log id"),
+    ("in_flight", "Log requests being sent or retried"),
+    ("parked_in_spool", "Log requests waiting in the spool"),
+)
 
-class PipelineMetrics:
-    def __init__(self, pipeline: Pipeline, meter: Any) -> None:
+
+class _Instruments:
+    def __init__(self, meter: Any) -> None:
         from opentelemetry.metrics import CallbackOptions, Observation
 
-        self._pipeline = pipeline
+        self.pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
-        def counter(key: str) -> Any:
+        def snapshots() -> list[dict[str, Any]]:
+            return [p.snapshot() for p in list(self.pipelines)]
+
+        def total(key: str) -> Any:
             def read(options: CallbackOptions) -> Iterable[Observation]:
-                yield Observation(self._pipeline.snapshot()[key])
+                yield Observation(sum(s[key] for s in snapshots()))
 
             return read
 
         def by_reason(key: str) -> Any:
             def read(options: CallbackOptions) -> Iterable[Observation]:
-                for reason, value in self._pipeline.snapshot()[key].items():
+                summed: Counter[str] = Counter()
+                for snap in snapshots():
+                    summed.update(snap[key])
+                for reason, value in summed.items():
                     yield Observation(value, {"reason": reason})
 
             return read
 
-        for key, description in (
-            ("received", "Spans handed to the exporter"),
-            ("tool_spans", "Spans recognised as tool calls"),
-            ("sent", "Logs created on the server"),
-            ("retries", "HTTP attempts retried"),
-            ("unresolved_parents", "Logs sent without their parent (see metadata.otel.unresolved_parent)"),
-        ):
+        for key, description in _COUNTERS:
             meter.create_observable_counter(
-                f"otel_tool_exporter.{key}", callbacks=[counter(key)], description=description
+                f"otel_tool_exporter.{key}", callbacks=[total(key)], description=description
             )
-        meter.create_observable_counter(
-            "otel_tool_exporter.failed",
-            callbacks=[by_reason("failed")],
-            description="Logs that failed for good, by reason",
-        )
-        meter.create_observable_counter(
-            "otel_tool_exporter.dropped",
-            callbacks=[by_reason("dropped")],
-            description="Spans or Logs dropped, by reason",
-        )
-        for key, description in (
-            ("queue_depth", "Spans waiting to be processed"),
-            ("waiting_children", "Logs waiting for their parent's Log id"),
-            ("in_flight", "Log requests being sent or retried"),
-            ("parked_in_spool", "Log requests waiting in the spool"),
-        ):
-            meter.create_observable_gauge(
-                f"otel_tool_exporter.{key}", callbacks=[counter(key)], description=description
+        for key, description in _BY_REASON:
+            meter.create_observable_counter(
+                f"otel_tool_exporter.{key}", callbacks=[by_reason(key)], description=description
             )
-        self._duration = meter.create_histogram(
+        for key, description in _GAUGES:
+            meter.create_observable_gauge(f"otel_tool_exporter.{key}", callbacks=[total(key)], description=description)
+        self.duration = meter.create_histogram(
             "otel_tool_exporter.request.duration", unit="s", description="Duration of one HTTP attempt"
         )
 
+
+_lock = threading.Lock()
+_instruments: _Instruments | None = None
+
+
+class PipelineMetrics:
+    """A pipeline's handle on the shared instruments."""
+
+    def __init__(self, instruments: _Instruments) -> None:
+        self._duration = instruments.duration
+
     @classmethod
     def create(cls, pipeline: Pipeline) -> PipelineMetrics | None:
+        global _instruments
         try:
-            from opentelemetry import metrics
+            with _lock:
+                if _instruments is None:
+                    from opentelemetry import metrics
 
-            return cls(pipeline, metrics.get_meter("otel_tool_exporter"))
+                    _instruments = _Instruments(metrics.get_meter("otel_tool_exporter"))
+                _instruments.pipelines.add(pipeline)
+            return cls(_instruments)
         except Exception:
             logger.debug("otel_tool_exporter: metrics unavailable", exc_info=True)
             return None

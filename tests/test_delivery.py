@@ -1,0 +1,365 @@
+"""SPEC §5 fault-injection suite, against the real stub's fault flags over loopback.
+
+Each test proves what a user relies on: zero lost Logs, duplicates only for requests the server
+accepted before a kill (recognisable by metadata.otel.span_id), Retry-After respected, the app
+thread's span.end() never waiting on the network, memory within its configured bound.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from otel_tool_exporter import ToolSpanProcessor
+from otel_tool_exporter.stub import StubServer
+
+from .conftest import make_exporter
+from .spans_util import tool
+
+PRODUCER = Path(__file__).with_name("producer_script.py")
+
+
+def _logs(stub: StubServer) -> list[dict[str, Any]]:
+    return stub.store.list(size=100_000)[0]
+
+
+def _span_ids(stub: StubServer) -> Counter[str]:
+    return Counter(log["metadata"]["otel"]["span_id"] for log in _logs(stub))
+
+
+def _produce(provider: TracerProvider, count: int, name: str = "t") -> float:
+    """Record ``count`` tool spans; return the slowest span end as seen by the app thread."""
+    tracer = provider.get_tracer("t")
+    slowest = 0.0
+    for i in range(count):
+        span = tracer.start_span(
+            f"execute_tool {name}",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.call.arguments": json.dumps({"i": i}),
+            },
+        )
+        started = time.perf_counter()
+        span.end()
+        slowest = max(slowest, time.perf_counter() - started)
+    return slowest
+
+
+def _provider(stub: StubServer, **settings: Any) -> tuple[TracerProvider, Any]:
+    exporter = make_exporter(stub, **settings)
+    provider = TracerProvider()
+    provider.add_span_processor(ToolSpanProcessor(exporter))
+    return provider, exporter
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504, 408])
+def test_retryable_statuses_are_retried_until_delivered(stub: StubServer, status: int) -> None:
+    stub.set_faults(fail_next=4, status=status)
+    provider, exporter = _provider(stub)
+    _produce(provider, 10)
+    assert provider.force_flush(30_000)
+    assert len(_logs(stub)) == 10
+    stats = exporter.stats()
+    assert stats["sent"] == 10 and stats["retries"] >= 4 and stats["failed"] == {}
+    assert stub.state.by_status[status] == 4
+    provider.shutdown()
+
+
+def test_retry_after_is_respected(stub: StubServer) -> None:
+    stub.set_faults(fail_next=1, status=503, retry_after="2")
+    provider, _exporter = _provider(stub)
+    started = time.monotonic()
+    _produce(provider, 1)
+    assert provider.force_flush(30_000)
+    assert time.monotonic() - started >= 1.9  # the backoff alone would have been ≤ 0.5 s
+    assert len(_logs(stub)) == 1
+    provider.shutdown()
+
+
+def test_final_errors_are_counted_and_logged_once_per_message(
+    stub: StubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.set_faults(fail_next=5, status=409)
+    provider, exporter = _provider(stub, api_key="sk-very-secret-key")
+    caplog.set_level(logging.DEBUG, logger="otel_tool_exporter")
+    _produce(provider, 5, name="conflicting")
+    assert provider.force_flush(30_000)
+    stats = exporter.stats()
+    assert stats["failed"] == {"http_409": 5} and stats["sent"] == 0 and stats["retries"] == 0
+    messages = [r.getMessage() for r in caplog.records if "not created" in r.getMessage()]
+    assert len(messages) == 1 and "409" in messages[0]
+    assert all("sk-very-secret-key" not in r.getMessage() for r in caplog.records)
+    assert all('"i"' not in r.getMessage() for r in caplog.records)  # payloads never logged
+    provider.shutdown()
+
+
+def test_connection_resets_and_timeouts_are_retried(stub: StubServer) -> None:
+    stub.set_faults(reset_next=3)
+    provider, exporter = _provider(stub, timeout=0.5)
+    _produce(provider, 5, name="reset")
+    assert provider.force_flush(30_000)
+    assert len(_logs(stub)) == 5
+
+    stub.set_faults(latency_ms=1500)  # every request now outlives the 0.5 s timeout
+    _produce(provider, 3, name="slow")
+    time.sleep(1.2)
+    stub.set_faults(latency_ms=0)
+    assert provider.force_flush(30_000)
+    paths = Counter(log["path"] for log in _logs(stub))
+    assert paths["reset"] == 5 and paths["slow"] >= 3  # a timed-out request may have been stored
+    assert set(_span_ids(stub)) and exporter.stats()["failed"] == {}
+    provider.shutdown()
+
+
+def test_slow_server_never_slows_span_end(stub: StubServer) -> None:
+    stub.set_faults(latency_ms=300)
+    provider, exporter = _provider(stub)
+    slowest = _produce(provider, 200)
+    assert slowest < 0.25  # the server takes 0.3 s per request; span.end() never waited for it
+    assert provider.force_flush(60_000)
+    assert len(_logs(stub)) == 200
+    assert exporter.stats()["sent"] == 200
+    provider.shutdown()
+
+
+def test_payload_too_large_is_truncated_and_sent_once_more(stub: StubServer) -> None:
+    stub.set_faults(max_body_bytes=20_000)
+    provider, _exporter = _provider(stub)
+    tracer = provider.get_tracer("t")
+    with tool(tracer, "big", {"blob": "x" * 60_000}, "y" * 60_000):
+        pass
+    assert provider.force_flush(30_000)
+    (log,) = _logs(stub)
+    assert "truncated" in log["output"] and len(log["output"]) < 20_000
+    assert set(log["metadata"]["otel"]["truncated"]) >= {"inputs", "output"}
+    assert stub.state.by_status[413] == 1
+    provider.shutdown()
+
+
+def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path) -> None:
+    """Server down for a minute, spans keep coming, memory stays at max_queue, all arrive."""
+    db = str(tmp_path / "stub.db")
+    stub = StubServer(db=db).start()
+    port = stub.port
+    provider, exporter = _provider(stub, spool_dir=str(tmp_path / "spool"), max_queue=20)
+    _produce(provider, 10, name="before")
+    assert provider.force_flush(10_000)
+    stub.stop()
+
+    down_since = time.monotonic()
+    peak_in_flight = 0
+    slowest = 0.0
+    for _ in range(10):
+        slowest = max(slowest, _produce(provider, 15, name="during"))
+        time.sleep(0.5)
+        peak_in_flight = max(peak_in_flight, exporter.stats()["in_flight"])
+    while time.monotonic() - down_since < 60:
+        peak_in_flight = max(peak_in_flight, exporter.stats()["in_flight"])
+        time.sleep(1)
+    stats = exporter.stats()
+    assert stats["parked_in_spool"] >= 150 - 20  # beyond max_queue the requests wait on disk
+    assert peak_in_flight <= 20
+    assert slowest < 0.25
+
+    stub = StubServer(port=port, db=db).start()
+    try:
+        assert provider.force_flush(120_000)
+        paths = Counter(log["path"] for log in _logs(stub))
+        assert paths == {"before": 10, "during": 150}
+        assert exporter.stats()["failed"] == {} and exporter.stats()["dropped"] == {}
+    finally:
+        provider.shutdown()
+        stub.stop()
+
+
+def test_full_backlog_without_spool_is_counted_never_silent(stub: StubServer) -> None:
+    stub.set_faults(latency_ms=500)
+    provider, exporter = _provider(stub, max_queue=5, max_concurrency=1)
+    _produce(provider, 30)
+    assert provider.force_flush(60_000)
+    stats = exporter.stats()
+    # spans beyond the bound are dropped where they hit it (app-side queue or delivery backlog),
+    # and every one is counted with its reason
+    assert set(stats["dropped"]) <= {"queue_full", "backlog_full"}
+    assert stats["sent"] + sum(stats["dropped"].values()) == 30
+    assert sum(stats["dropped"].values()) > 0
+    assert len(_logs(stub)) == stats["sent"]
+    provider.shutdown()
+
+
+def _run_producer(base_url: str, spool: Path, count: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(PRODUCER), base_url, str(spool), str(count), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_mid_delivery_then_restart_on_the_same_spool(stub: StubServer, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    stub.set_faults(latency_ms=100)
+    proc = _run_producer(stub.base_url, spool, 150, "--nested")
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ended"
+    deadline = time.monotonic() + 30
+    while len(_logs(stub)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    before_restart = len(_logs(stub))
+    assert 0 < before_restart < 300, "the kill must land mid-delivery"
+
+    stub.set_faults(latency_ms=0)
+    restarted = _run_producer(stub.base_url, spool, 0, "--replay-only")
+    _out, err = restarted.communicate(timeout=120)
+    assert restarted.returncode == 0, err
+
+    logs = _logs(stub)
+    span_counts = Counter(log["metadata"]["otel"]["span_id"] for log in logs)
+    assert len(span_counts) == 300  # every span of both runs: zero lost
+    duplicates = sum(n - 1 for n in span_counts.values())
+    assert duplicates <= 64  # only requests in flight at the kill (at most max_concurrency)
+    by_span = {log["metadata"]["otel"]["span_id"]: log for log in logs}
+    ids = {log["id"] for log in logs}
+    for log in logs:
+        if log["path"] == "pchild":
+            parent = log.get("trace_parent_id")
+            assert parent in ids or log["metadata"]["otel"].get("unresolved_parent"), log["metadata"]["otel"]
+            if parent:
+                assert by_span[log["metadata"]["otel"]["parent_span_id"]]["path"] == "pparent"
+    assert not any(p.suffix == ".db" and p.stat().st_size and _rows(p) for p in spool.glob("spool-*.db"))
+
+
+def _rows(path: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(str(path))
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_two_processes_share_one_spool_directory(stub: StubServer, tmp_path: Path) -> None:
+    spool = tmp_path / "shared-spool"
+    procs = [_run_producer(stub.base_url, spool, 100, "--prefix", prefix) for prefix in ("a", "b")]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert json.loads(out.strip().splitlines()[-1])["sent"] == 100
+    paths = Counter(log["path"] for log in _logs(stub))
+    assert paths == {"atool": 100, "btool": 100}
+    assert all(_rows(p) == 0 for p in spool.glob("spool-*.db"))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--no-shutdown", "--no-exit-hook"),  # ToolSpanProcessor, nobody shuts down: our atexit flush
+        ("--no-shutdown", "--batch"),  # BatchSpanProcessor: the provider's exit hook shuts us down
+    ],
+)
+def test_short_script_exiting_without_shutdown_still_delivers(stub: StubServer, flags: tuple[str, ...]) -> None:
+    proc = _run_producer(stub.base_url, Path("-"), 20, *flags)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(_logs(stub)) == 20
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_forked_child_gets_a_fresh_worker(stub: StubServer) -> None:
+    """gunicorn/celery style: exporter (and its thread) created before the fork, spans after."""
+    provider, exporter = _provider(stub)
+    _produce(provider, 3, name="parent_before_fork")
+    assert provider.force_flush(10_000)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            _produce(provider, 5, name="child_after_fork")
+            code = 0 if provider.force_flush(20_000) and exporter.stats()["sent"] == 5 else 3
+        finally:
+            os._exit(code)
+    _produce(provider, 4, name="parent_after_fork")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert provider.force_flush(10_000)
+    paths = Counter(log["path"] for log in _logs(stub))
+    assert paths == {"parent_before_fork": 3, "child_after_fork": 5, "parent_after_fork": 4}
+    provider.shutdown()
+
+
+def _metric_points(reader: Any) -> dict[str, Any]:
+    points: dict[str, Any] = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                points[metric.name] = list(metric.data.data_points)
+    return points
+
+
+def test_metrics_through_the_global_meter_provider(stub: StubServer) -> None:
+    """Instruments are shared by every exporter in the process: compare before and after."""
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
+        pytest.skip("another test already installed a global MeterProvider")
+    provider, _exporter = _provider(stub)
+    before = _metric_points(reader)
+
+    def value(points: dict[str, Any], name: str) -> int:
+        return sum(p.value for p in points.get(f"otel_tool_exporter.{name}", []))
+
+    def attempts(points: dict[str, Any]) -> Counter[str]:
+        return Counter(
+            {p.attributes["outcome"]: p.count for p in points.get("otel_tool_exporter.request.duration", [])}
+        )
+
+    stub.set_faults(fail_next=1, status=503)
+    _produce(provider, 4)
+    assert provider.force_flush(30_000)
+    after = _metric_points(reader)
+    assert value(after, "sent") - value(before, "sent") == 4
+    assert value(after, "tool_spans") - value(before, "tool_spans") == 4
+    assert value(after, "retries") - value(before, "retries") == 1
+    assert attempts(after) - attempts(before) == Counter({"503": 1, "200": 4})
+    assert "otel_tool_exporter.waiting_children" in after
+    provider.shutdown()
+
+
+def test_app_thread_never_blocks_while_delivery_thread_is_busy(stub: StubServer) -> None:
+    """span.end() from many threads while the server is slow: all return fast, all arrive."""
+    stub.set_faults(latency_ms=200)
+    provider, _exporter = _provider(stub)
+    slowest: list[float] = []
+
+    def worker() -> None:
+        slowest.append(_produce(provider, 50, name="threaded"))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert max(slowest) < 0.25
+    assert provider.force_flush(60_000)
+    assert len(_logs(stub)) == 200
+    provider.shutdown()
