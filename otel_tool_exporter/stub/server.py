@@ -32,7 +32,7 @@ __all__ = ["Faults", "StubServer", "create_app"]
 class Faults:
     """Misbehaviour on demand. ``fail_next`` answers the next N log requests with ``status``;
     ``error_rate`` does so at random; ``reset_rate`` drops the connection without an answer;
-    ``reject_paths`` answers 400 for Logs of those Tool paths."""
+    ``reject_paths`` answers 400 for Logs of those Tool paths; ``max_body_bytes`` answers 413."""
 
     latency_ms: float = 0.0
     error_rate: float = 0.0
@@ -42,6 +42,7 @@ class Faults:
     reset_rate: float = 0.0
     reset_next: int = 0
     reject_paths: list[str] = field(default_factory=list)
+    max_body_bytes: int = 0  # >0: larger bodies get 413, like a proxy in front of the API
 
 
 def _stable_id(prefix: str, *parts: str) -> str:
@@ -94,6 +95,9 @@ async def _log_tool(request: web.Request) -> web.StreamResponse:
         state.count(401)
         return _error(401, "Missing or empty X-API-KEY header")
     raw = await request.read()
+    if faults.max_body_bytes and len(raw) > faults.max_body_bytes:
+        state.count(413)
+        return _error(413, f"Request body of {len(raw)} bytes exceeds {faults.max_body_bytes}")
     try:
         body = ToolLogRequest.model_validate_json(raw)
     except ValidationError as exc:
