@@ -42,7 +42,11 @@ PENDING = 5  # tool ended, its Log not created yet
 LOGGED = 6
 FAILED = 7  # tool whose Log could not be created, or was dropped by the redact hook
 
-_WAITABLE = (OPEN_TOOL, PENDING, UNSEEN)
+# started with nothing to judge by (no attributes yet: OpenInference's LangChain tracer sets them all
+# at the end), so it may still turn out to be a tool: descendants wait for its end, as for UNSEEN
+OPEN_UNKNOWN = 0
+
+_WAITABLE = (OPEN_TOOL, PENDING, UNSEEN, OPEN_UNKNOWN)
 
 
 @dataclass(slots=True)
@@ -151,12 +155,15 @@ class OrderingEngine:
             self._tracked += 1
         return node
 
-    def started(self, trace_id: int, span_id: int, parent: int | None, *, is_tool: bool, explicit: str | None) -> None:
-        """A span started (``ToolSpanProcessor.on_start``)."""
+    def started(
+        self, trace_id: int, span_id: int, parent: int | None, *, is_tool: bool | None, explicit: str | None
+    ) -> None:
+        """A span started (``ToolSpanProcessor.on_start``); ``is_tool=None``: cannot tell yet."""
         trace = self._trace(trace_id)
-        node = self._node(trace, span_id, parent, OPEN_TOOL if is_tool else OPEN_OTHER)
+        state = OPEN_TOOL if is_tool else OPEN_UNKNOWN if is_tool is None else OPEN_OTHER
+        node = self._node(trace, span_id, parent, state)
         if node.state == UNSEEN:
-            node.state = OPEN_TOOL if is_tool else OPEN_OTHER
+            node.state = state
             node.parent = parent
         node.explicit = node.explicit or explicit
         self._evict()

@@ -151,3 +151,22 @@ def test_missing_key_for_the_real_api_names_the_variable(monkeypatch: pytest.Mon
     monkeypatch.delenv("HUMANLOOP_BASE_URL", raising=False)
     with pytest.raises(ConfigurationError, match="HUMANLOOP_API_KEY"):
         configure(tracer_provider=TracerProvider())
+
+
+def test_a_tool_span_that_starts_bare_still_gets_its_children(stub: Any) -> None:
+    """OpenInference's LangChain tracer starts every span without attributes and sets
+    ``openinference.span.kind = "TOOL"`` at the end. A child tool that ends first must still wait
+    for that span's Log instead of taking it for a non-tool span."""
+    provider = TracerProvider()
+    processor = configure(tracer_provider=provider, base_url=stub.base_url, api_key="k")
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("research") as research:
+        with tracer.start_as_current_span("researcher"):  # a chain span in between, also bare at start
+            with tracer.start_as_current_span("search_web") as search:
+                search.set_attributes({"openinference.span.kind": "TOOL", "tool.name": "search_web"})
+        research.set_attributes({"openinference.span.kind": "TOOL", "tool.name": "research"})
+    assert processor.force_flush(10_000)
+    logs = logs_by_path(stub)
+    assert sorted(logs) == ["research", "search_web"]
+    assert logs["search_web"][0]["trace_parent_id"] == logs["research"][0]["id"]
+    provider.shutdown()
