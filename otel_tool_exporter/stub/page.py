@@ -245,7 +245,9 @@ def _filters(request: web.Request) -> tuple[str | None, bool]:
 
 async def _traces(request: web.Request) -> web.Response:
     """``GET /_stub/traces?path=&errors=1&stamp=``: the trace list's HTML, unless unchanged."""
-    store: LogStore = request.app["state"].store
+    from .server import STATE  # server imports this module: look the key up at call time
+
+    store: LogStore = request.app[STATE].store
     stamp = view_stamp(store)
     if request.query.get("stamp") == stamp:
         return web.json_response({"stamp": stamp, "changed": False})

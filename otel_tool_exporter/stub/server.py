@@ -66,6 +66,9 @@ class StubState:
         self.by_status[status] = self.by_status.get(status, 0) + 1
 
 
+STATE = web.AppKey("state", StubState)
+
+
 def _validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
@@ -74,7 +77,7 @@ def _validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 async def _log_tool(request: web.Request) -> web.StreamResponse:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     state.requests += 1
     faults = state.faults
     if faults.latency_ms:
@@ -162,7 +165,7 @@ async def _log_tool(request: web.Request) -> web.StreamResponse:
 
 
 async def _list_logs(request: web.Request) -> web.Response:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     q = request.query
     try:
         page = max(1, int(q.get("page", "1")))
@@ -177,25 +180,25 @@ async def _list_logs(request: web.Request) -> web.Response:
 
 
 async def _get_log(request: web.Request) -> web.Response:
-    record = request.app["state"].store.get(request.match_info["log_id"])
+    record = request.app[STATE].store.get(request.match_info["log_id"])
     if record is None:
         return _error(404, "Log not found")
     return web.json_response(record)
 
 
 async def _index(request: web.Request) -> web.Response:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     q = request.query
     html = render_index(state.store, path_filter=q.get("path") or None, errors_only=q.get("errors") == "1")
     return web.Response(text=html, content_type="text/html")
 
 
 async def _get_faults(request: web.Request) -> web.Response:
-    return web.json_response(asdict(request.app["state"].faults))
+    return web.json_response(asdict(request.app[STATE].faults))
 
 
 async def _set_faults(request: web.Request) -> web.Response:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     try:
         changes = await request.json()
         state.faults = Faults(**{**asdict(state.faults), **changes})
@@ -205,7 +208,7 @@ async def _set_faults(request: web.Request) -> web.Response:
 
 
 async def _stats(request: web.Request) -> web.Response:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     return web.json_response(
         {
             "requests": state.requests,
@@ -216,7 +219,7 @@ async def _stats(request: web.Request) -> web.Response:
 
 
 async def _reset(request: web.Request) -> web.Response:
-    state: StubState = request.app["state"]
+    state: StubState = request.app[STATE]
     state.store.clear()
     state.faults = Faults()
     state.requests = 0
@@ -233,7 +236,7 @@ def create_app(db: str = ":memory:", faults: Faults | None = None) -> web.Applic
     state = StubState(db)
     if faults is not None:
         state.faults = faults
-    app["state"] = state
+    app[STATE] = state
     app.router.add_post("/v5/tools/log", _log_tool)
     app.router.add_get("/v5/logs", _list_logs)
     app.router.add_get("/v5/logs/{log_id}", _get_log)
@@ -274,7 +277,7 @@ class StubServer:
     @property
     def state(self) -> StubState:
         assert self.app is not None
-        return self.app["state"]
+        return self.app[STATE]
 
     @property
     def store(self) -> LogStore:
@@ -320,7 +323,7 @@ class StubServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
         if self.app is not None:
-            self.app["state"].store.close()
+            self.app[STATE].store.close()
         self._thread = None
 
     def __enter__(self) -> StubServer:
