@@ -302,47 +302,53 @@ def test_forked_child_gets_a_fresh_worker(stub: StubServer) -> None:
     provider.shutdown()
 
 
-def _metric_points(reader: Any) -> dict[str, Any]:
-    points: dict[str, Any] = {}
-    data = reader.get_metrics_data()
-    for rm in data.resource_metrics if data else ():
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                points[metric.name] = list(metric.data.data_points)
-    return points
+_METRICS_SCRIPT = """
+import json, sys
+from collections import Counter
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from otel_tool_exporter import ToolLogExporter, ToolSpanProcessor
+
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+exporter = ToolLogExporter(base_url=sys.argv[1], api_key="k")
+provider = TracerProvider()
+provider.add_span_processor(ToolSpanProcessor(exporter))
+tracer = provider.get_tracer("t")
+for i in range(4):
+    with tracer.start_as_current_span("execute_tool m", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "m"}):
+        pass
+assert provider.force_flush(30_000)
+out = {}
+for rm in reader.get_metrics_data().resource_metrics:
+    for sm in rm.scope_metrics:
+        for metric in sm.metrics:
+            points = list(metric.data.data_points)
+            if metric.name.endswith("request.duration"):
+                out[metric.name] = {p.attributes["outcome"]: p.count for p in points}
+            else:
+                out[metric.name] = [[dict(p.attributes), p.value] for p in points]
+provider.shutdown()
+print(json.dumps(out))
+"""
 
 
 def test_metrics_through_the_global_meter_provider(stub: StubServer) -> None:
-    """Instruments are shared by every exporter in the process: compare before and after."""
-    from opentelemetry import metrics
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-    reader = InMemoryMetricReader()
-    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-    if not isinstance(metrics.get_meter_provider(), MeterProvider):
-        pytest.skip("another test already installed a global MeterProvider")
-    provider, _exporter = _provider(stub)
-    before = _metric_points(reader)
-
-    def value(points: dict[str, Any], name: str) -> int:
-        return sum(p.value for p in points.get(f"otel_tool_exporter.{name}", []))
-
-    def attempts(points: dict[str, Any]) -> Counter[str]:
-        return Counter(
-            {p.attributes["outcome"]: p.count for p in points.get("otel_tool_exporter.request.duration", [])}
-        )
-
+    """In a fresh interpreter (the global MeterProvider can be set once per process)."""
     stub.set_faults(fail_next=1, status=503)
-    _produce(provider, 4)
-    assert provider.force_flush(30_000)
-    after = _metric_points(reader)
-    assert value(after, "sent") - value(before, "sent") == 4
-    assert value(after, "tool_spans") - value(before, "tool_spans") == 4
-    assert value(after, "retries") - value(before, "retries") == 1
-    assert attempts(after) - attempts(before) == Counter({"503": 1, "200": 4})
-    assert "otel_tool_exporter.waiting_children" in after
-    provider.shutdown()
+    proc = subprocess.run(
+        [sys.executable, "-c", _METRICS_SCRIPT, stub.base_url], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    points = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert points["otel_tool_exporter.sent"] == [[{}, 4]]
+    assert points["otel_tool_exporter.tool_spans"] == [[{}, 4]]
+    assert points["otel_tool_exporter.retries"] == [[{}, 1]]
+    assert points["otel_tool_exporter.request.duration"] == {"503": 1, "200": 4}
+    assert points["otel_tool_exporter.waiting_children"] == [[{}, 0]]
+    assert points.get("otel_tool_exporter.failed", []) == []  # no failure, no data point
 
 
 def test_app_thread_never_blocks_while_delivery_thread_is_busy(stub: StubServer) -> None:
