@@ -204,6 +204,8 @@ def _parse_env(name: str, raw: str) -> Any:
 
 
 _warned: set[str] = set()
+# read elsewhere, not settings of the exporter: never "unknown"
+_OTHER_VARIABLES = frozenset({"OTEL_TOOL_EXPORTER_AUTH_TOKEN"})  # `serve --auth-token`
 
 
 def _warn_unknown_variables(env: Mapping[str, str]) -> None:
@@ -211,7 +213,7 @@ def _warn_unknown_variables(env: Mapping[str, str]) -> None:
     (a warning, not an error, so a variable of a newer release does not break an older one)."""
     known = {env_name(name) for name in Settings.model_fields}
     for var in env:
-        if var.startswith("OTEL_TOOL_EXPORTER_") and var not in known and var not in _warned:
+        if var.startswith("OTEL_TOOL_EXPORTER_") and var not in known and var not in _warned | _OTHER_VARIABLES:
             _warned.add(var)
             close = difflib.get_close_matches(var, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""

@@ -106,3 +106,9 @@ def _write() -> None:
 if __name__ == "__main__":
     _write()
     sys.stdout.write("README.md configuration table regenerated\n")
+
+
+def test_variables_read_by_other_parts_are_not_called_unknown(caplog: Any) -> None:
+    with caplog.at_level("WARNING", logger="otel_tool_exporter"):
+        Settings.resolve({"HUMANLOOP_API_KEY": "k", "OTEL_TOOL_EXPORTER_AUTH_TOKEN": "t"})
+    assert "OTEL_TOOL_EXPORTER_AUTH_TOKEN" not in caplog.text
