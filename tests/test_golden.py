@@ -9,6 +9,7 @@ user would look at in Humanloop. Deviations a framework forces are listed per fi
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -176,6 +177,8 @@ def golden_run(request: pytest.FixtureRequest, stub: StubServer) -> Iterator[Run
     doc, logs, exporter = run_fixture(stub, name)
     yield Run(name, GOLDEN[name], doc, logs, exporter)
     exporter.shutdown()
+    del exporter
+    gc.collect()  # process-wide metrics sum live pipelines: let this one go before the next test
 
 
 def test_one_log_per_tool_call_and_none_for_other_spans(golden_run: Run) -> None:
