@@ -40,6 +40,8 @@ class MappedLog:
     explicit_parent: str | None
 
 
+_ALL_NONE: dict[str, Any] = dict.fromkeys(ToolLogRequest.model_fields)  # every field defaults to None
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
 
@@ -262,7 +264,9 @@ def map_tool_span(
         "otel": otel,
         "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
     }
-    request = ToolLogRequest.model_construct(**fields)
+    # every field given (unset ones as None) spares pydantic a default look-up per absent field;
+    # the fields set stay exactly those mapped
+    request = ToolLogRequest.model_construct(_fields_set=set(fields), **{**_ALL_NONE, **fields})
     return MappedLog(
         request=request,
         version_id=query_version,

@@ -36,6 +36,27 @@ class Redactor:
                 self._cache[key] = hit
         return hit
 
+    def has_secret(self, value: Any) -> bool:
+        """Whether ``scrub`` would change anything: the same walk, without building a copy (most
+        Logs hold no secret-looking key, and this runs on every one)."""
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if self.is_secret_key(str(k)) or self.has_secret(v):
+                    return True
+            return False
+        if isinstance(value, list):
+            return any(self.has_secret(v) for v in value)
+        return False
+
+    def _may_name_secret(self, text: str) -> bool:
+        """False only when no configured key occurs in ``text`` at all, so its JSON cannot hold a
+        secret-looking key (JSON escapes could spell a key in other letters: those texts are
+        always decoded)."""
+        if "\\u" in text:
+            return True
+        folded = text.lower().replace("-", "_")
+        return any(key in folded for key in self._keys)
+
     def scrub(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: REDACTED if self.is_secret_key(str(k)) else self.scrub(v) for k, v in value.items()}
@@ -45,7 +66,7 @@ class Redactor:
 
     def _scrub_text(self, text: str) -> str:
         stripped = text.lstrip()
-        if not stripped or stripped[0] not in "{[":
+        if not stripped or stripped[0] not in "{[" or not self._may_name_secret(text):
             return text
         decoded = decode_json(text, max_depth=1)
         if not isinstance(decoded, (dict, list)):
@@ -59,7 +80,7 @@ class Redactor:
             return
         for name in ("inputs", "metadata", "provider_request", "provider_response"):
             value = getattr(request, name)
-            if value:
+            if value and self.has_secret(value):
                 setattr(request, name, self.scrub(value))
         if request.output:
             request.output = self._scrub_text(request.output)
