@@ -42,6 +42,7 @@ __all__ = ["Pipeline"]
 logger = logging.getLogger("otel_tool_exporter")
 
 _START = object()
+_FORK_LEFTOVERS: list[Any] = []
 
 
 class _Flush:
@@ -85,7 +86,9 @@ class Pipeline:
         self._closed = False
         self._logged_messages: set[str] = set()
         self.metrics = PipelineMetrics.create(self)
-        atexit.register(_atexit_shutdown, weakref.ref(self))
+        if settings.spool_dir:
+            self.start()  # replay what an earlier run left in the spool, even if no span comes
+        atexit.register(_atexit_flush, weakref.ref(self))
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=_weak_call(self, Pipeline._after_fork_in_child))
 
@@ -117,6 +120,11 @@ class Pipeline:
         """A forked child gets a fresh thread, loop and client; the parent's queue is not ours."""
         self._queue.clear()
         self._lock = threading.Lock()
+        self.stats = Stats()  # counts describe this process's work, not the parent's
+        # Keep the parent's loop, client and spool objects alive, untouched: finalising them here
+        # would close or unregister descriptors the child shares with the parent (the epoll
+        # instance above all), silently breaking the parent's delivery thread.
+        _FORK_LEFTOVERS.append((self._loop, self.sender, self.client))
         self._reset_runtime()
 
     # ================================================================= app-thread side
@@ -125,7 +133,7 @@ class Pipeline:
         if self._closed:
             return
         queue = self._queue
-        if len(queue) >= self.settings.max_queue:
+        if len(queue) >= 2 * self.settings.max_queue:
             return  # ancestry is best effort under overload; the end hand-off is what counts
         queue.append((_START, span))
         if self._idle or self._thread is None:
@@ -137,7 +145,7 @@ class Pipeline:
             self.stats.drop("after_shutdown")
             return
         queue = self._queue
-        if len(queue) >= self.settings.max_queue:
+        if len(queue) >= 2 * self.settings.max_queue:  # room for a start and an end per span
             self.stats.drop("queue_full")
             self._log_once("queue_full", "queue full (max_queue=%d): dropping spans", self.settings.max_queue)
             return
@@ -147,7 +155,7 @@ class Pipeline:
 
     def has_room(self, n: int = 1) -> bool:
         """Whether ``n`` more spans fit in the queue now (the sidecar answers 503 when not)."""
-        return len(self._queue) + n <= self.settings.max_queue
+        return len(self._queue) + n <= 2 * self.settings.max_queue
 
     def _notify(self) -> None:
         try:
@@ -159,6 +167,10 @@ class Pipeline:
                 loop.call_soon_threadsafe(wake.set)
         except Exception:
             logger.exception("otel_tool_exporter: cannot wake the delivery thread")
+
+    def start(self) -> None:
+        """Start the delivery thread now (it otherwise starts with the first span)."""
+        self._start()
 
     def _start(self) -> None:
         with self._lock:
@@ -321,7 +333,8 @@ class Pipeline:
             ctx.trace_id,
             ctx.span_id,
             parent.span_id if parent is not None else None,
-            is_tool=self.registry.looks_like_tool(span.name, attrs),
+            # a span that starts bare (OpenInference/LangChain) may still become a tool: "unknown"
+            is_tool=True if self.registry.looks_like_tool(span.name, attrs) else (False if attrs else None),
             explicit=str(explicit) if explicit else None,
         )
 
@@ -452,10 +465,15 @@ class Pipeline:
         logger.warning(message, *args)
 
 
-def _atexit_shutdown(ref: weakref.ReferenceType[Pipeline]) -> None:
+def _atexit_flush(ref: weakref.ReferenceType[Pipeline]) -> None:
+    """Short scripts exit right after their last span: deliver what was handed in.
+
+    Only a flush, not a shutdown: handlers run last-registered-first, so a TracerProvider made
+    before the exporter shuts down after this, and its BatchSpanProcessor's final export must
+    still find the pipeline open (its ``exporter.shutdown()`` then closes it)."""
     pipeline = ref()
-    if pipeline is not None and not pipeline._closed:
-        pipeline.shutdown(timeout=5.0)
+    if pipeline is not None and not pipeline._closed and pipeline._pid == os.getpid():
+        pipeline.force_flush(timeout=min(10.0, pipeline.settings.timeout))
 
 
 def _weak_call(obj: Any, method: Callable[[Any], None]) -> Callable[[], None]:
