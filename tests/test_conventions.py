@@ -1,0 +1,154 @@
+"""Recognisers without a captured fixture (LangSmith, AgentOps, Braintrust) on their documented
+attributes, and the registry's rules: fixed order, user recognisers first, the predicate, and the
+traps that need a hand-made span (cut-off JSON, placeholder ids)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from otel_tool_exporter.conventions import ConventionRegistry, ToolCall
+from otel_tool_exporter.mapping import map_tool_span
+from otel_tool_exporter.spans import SpanRecord
+
+
+def _span(name: str, attributes: dict[str, Any], **extra: Any) -> SpanRecord:
+    return SpanRecord(trace_id=1, span_id=2, parent_span_id=None, name=name, attributes=attributes, **extra)
+
+
+def _log(span: SpanRecord, registry: ConventionRegistry | None = None) -> dict[str, Any]:
+    call = (registry or ConventionRegistry()).recognise(span)
+    assert call is not None
+    return map_tool_span(span, call).request.to_dict()
+
+
+def test_langsmith_otel_mode() -> None:
+    log = _log(
+        _span(
+            "get_weather",
+            {
+                "langsmith.span.kind": "tool",
+                "gen_ai.prompt": json.dumps({"city": "Paris"}),
+                "gen_ai.completion": json.dumps({"output": "Sunny"}),
+                "gen_ai.tool.call.id": "call_1",
+            },
+        )
+    )
+    assert log["tool"]["function"]["name"] == "get_weather"
+    assert log["inputs"] == {"city": "Paris"}
+    assert log["output"] == "Sunny"
+    assert log["metadata"]["otel"]["call_id"] == "call_1"
+    assert log["metadata"]["otel"]["convention"] == "langsmith"
+
+
+def test_agentops_tool_decorator() -> None:
+    log = _log(
+        _span(
+            "lookup_user.tool",
+            {
+                "agentops.span.kind": "tool",
+                "agentops.entity.name": "lookup_user",
+                "agentops.entity.input": json.dumps({"args": [], "kwargs": {"user_id": 42}}),
+                "agentops.entity.output": json.dumps({"id": 42}),
+            },
+        )
+    )
+    assert log["tool"]["function"]["name"] == "lookup_user"
+    assert log["inputs"] == {"user_id": 42}
+    assert json.loads(log["output"]) == {"id": 42}
+
+
+def test_braintrust_span_attributes_object_and_flattened() -> None:
+    for marker in (
+        {"braintrust.span_attributes": json.dumps({"type": "tool", "name": "search_web"})},
+        {"braintrust.span_attributes.type": "tool", "braintrust.span_attributes.name": "search_web"},
+    ):
+        log = _log(
+            _span(
+                "span",
+                {**marker, "braintrust.input_json": '{"query": "otel"}', "braintrust.output_json": '"3 results"'},
+            )
+        )
+        assert log["tool"]["function"]["name"] == "search_web"
+        assert log["inputs"] == {"query": "otel"}
+        assert log["output"] == "3 results"
+    assert ConventionRegistry().recognise(_span("llm", {"braintrust.span_attributes": '{"type": "llm"}'})) is None
+
+
+def test_openllmetry_envelope_cut_at_the_length_limit() -> None:
+    """OpenLLMetry cuts values at OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: read what is there, keep the
+    raw text in metadata."""
+    whole = json.dumps(
+        {"input_str": "{'city': 'Paris'}", "inputs": {"city": "Paris"}, "kwargs": {"tool_call_id": "call_weather"}}
+    )
+    cut = whole[: whole.index("call_weather") + 4]
+    span = _span(
+        "execute_tool get_weather",
+        {"traceloop.span.kind": "tool", "traceloop.entity.name": "get_weather", "traceloop.entity.input": cut},
+    )
+    log = _log(span)
+    assert log["inputs"] == {"city": "Paris"}
+    assert log["metadata"]["attributes"]["traceloop.entity.input"] == cut
+
+
+def test_more_specific_convention_wins_over_genai() -> None:
+    """pydantic-ai v2 and OpenLLMetry spans also say execute_tool; their own reader must win."""
+    v2 = _span(
+        "running tool",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "tool_arguments": '{"a": 1}'},
+    )
+    call = ConventionRegistry().recognise(v2)
+    assert call is not None and call.convention == "pydantic_ai_v2" and call.arguments == {"a": 1}
+
+
+def test_user_recogniser_runs_first_and_predicate_catches_the_rest() -> None:
+    class Mine:
+        name = "mine"
+        span_names = ("do_thing",)
+        marker_keys: tuple[str, ...] = ()
+
+        def recognise(self, span: SpanRecord) -> ToolCall | None:
+            return ToolCall(name="thing", convention=self.name, arguments={"x": 1})
+
+    registry = ConventionRegistry(is_tool_span=lambda s: s.name == "custom")
+    registry.add(Mine(), first=True)
+    assert registry.recognise(_span("do_thing", {})).convention == "mine"  # type: ignore[union-attr]
+    fallback = registry.recognise(_span("custom", {}))
+    assert fallback is not None and fallback.convention == "predicate" and fallback.name == "custom"
+    assert registry.recognise(_span("other", {})) is None
+
+
+def test_a_raising_predicate_or_recogniser_never_escapes() -> None:
+    class Broken:
+        name = "broken"
+        span_names = ("x",)
+        marker_keys: tuple[str, ...] = ()
+
+        def recognise(self, span: SpanRecord) -> ToolCall | None:
+            raise RuntimeError("bug")
+
+    def predicate(span: SpanRecord) -> bool:
+        raise RuntimeError("bug")
+
+    registry = ConventionRegistry([Broken()], is_tool_span=predicate)
+    assert registry.recognise(_span("x", {})) is None
+
+
+def test_adk_placeholder_call_id_and_merged_pseudo_tool() -> None:
+    registry = ConventionRegistry()
+    call = registry.recognise(
+        _span(
+            "execute_tool fail_tool",
+            {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "fail_tool",
+                "gen_ai.tool.call.id": "<not specified>",
+            },
+        )
+    )
+    assert call is not None and call.call_id is None
+    merged = _span(
+        "execute_tool (merged)", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "(merged tools)"}
+    )
+    assert registry.recognise(merged) is None
+    assert not registry.looks_like_tool(merged.name, merged.attributes)
