@@ -47,11 +47,21 @@ class _Instruments:
         from opentelemetry.metrics import CallbackOptions, Observation
 
         self.pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+        # counts of pipelines that are gone: a counter must never go down when an exporter is
+        # garbage-collected
+        self.retired: Counter[str] = Counter()
+        self.retired_reasons: dict[str, Counter[str]] = {key: Counter() for key, _ in _BY_REASON}
 
         def snapshots() -> list[dict[str, Any]]:
             return [p.snapshot() for p in list(self.pipelines)]
 
         def total(key: str) -> Any:
+            def read(options: CallbackOptions) -> Iterable[Observation]:
+                yield Observation(sum(s[key] for s in snapshots()) + self.retired[key])
+
+            return read
+
+        def gauge(key: str) -> Any:
             def read(options: CallbackOptions) -> Iterable[Observation]:
                 yield Observation(sum(s[key] for s in snapshots()))
 
@@ -59,7 +69,7 @@ class _Instruments:
 
         def by_reason(key: str) -> Any:
             def read(options: CallbackOptions) -> Iterable[Observation]:
-                summed: Counter[str] = Counter()
+                summed: Counter[str] = Counter(self.retired_reasons[key])
                 for snap in snapshots():
                     summed.update(snap[key])
                 for reason, value in summed.items():
@@ -76,10 +86,20 @@ class _Instruments:
                 f"otel_tool_exporter.{key}", callbacks=[by_reason(key)], description=description
             )
         for key, description in _GAUGES:
-            meter.create_observable_gauge(f"otel_tool_exporter.{key}", callbacks=[total(key)], description=description)
+            meter.create_observable_gauge(f"otel_tool_exporter.{key}", callbacks=[gauge(key)], description=description)
+        self._lock = threading.Lock()
         self.duration = meter.create_histogram(
             "otel_tool_exporter.request.duration", unit="s", description="Duration of one HTTP attempt"
         )
+
+    def retire(self, stats: Any) -> None:
+        """A pipeline was collected: keep its counts in the totals."""
+        snap = stats.snapshot()
+        with self._lock:
+            for key, _ in _COUNTERS:
+                self.retired[key] += snap[key]
+            for key, _ in _BY_REASON:
+                self.retired_reasons[key].update(snap[key])
 
 
 _lock = threading.Lock()
@@ -102,6 +122,7 @@ class PipelineMetrics:
 
                     _instruments = _Instruments(metrics.get_meter("otel_tool_exporter"))
                 _instruments.pipelines.add(pipeline)
+                weakref.finalize(pipeline, _instruments.retire, pipeline.stats)
             return cls(_instruments)
         except Exception:
             logger.debug("otel_tool_exporter: metrics unavailable", exc_info=True)

@@ -331,6 +331,18 @@ for rm in reader.get_metrics_data().resource_metrics:
             else:
                 out[metric.name] = [[dict(p.attributes), p.value] for p in points]
 provider.shutdown()
+del exporter, provider
+import gc
+gc.collect()
+after_gc = [
+    p.value
+    for rm in reader.get_metrics_data().resource_metrics
+    for sm in rm.scope_metrics
+    for m in sm.metrics
+    if m.name == "otel_tool_exporter.sent"
+    for p in m.data.data_points
+]
+out["sent_after_exporter_collected"] = after_gc
 print(json.dumps(out))
 """
 
@@ -349,6 +361,7 @@ def test_metrics_through_the_global_meter_provider(stub: StubServer) -> None:
     assert points["otel_tool_exporter.request.duration"] == {"503": 1, "200": 4}
     assert points["otel_tool_exporter.waiting_children"] == [[{}, 0]]
     assert points.get("otel_tool_exporter.failed", []) == []  # no failure, no data point
+    assert points["sent_after_exporter_collected"] == [4]  # counters never go down
 
 
 def test_app_thread_never_blocks_while_delivery_thread_is_busy(stub: StubServer) -> None:
