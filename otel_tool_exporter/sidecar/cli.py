@@ -1,7 +1,8 @@
 """``otel-tool-exporter serve``: the Collector sidecar in the foreground (SPEC §6).
 
 One ``ToolLogExporter`` (configured from flags and the environment, like any other) behind the
-OTLP/HTTP receiver. SIGTERM or Ctrl-C stops accepting, lets requests in progress finish, drains
+OTLP/HTTP receiver and, with ``--grpc``/``--grpc-port`` (the ``grpc`` extra), the OTLP/gRPC one on
+the same event loop. SIGTERM or Ctrl-C stops accepting, lets requests in progress finish, drains
 the pipeline (``exporter.shutdown()``) and exits 0.
 """
 
@@ -23,6 +24,10 @@ MISSING_EXTRA = (
     "otel-tool-exporter serve needs the 'sidecar' extra (OTLP protobuf support): "
     "pip install 'otel-tool-exporter[sidecar]'"
 )
+MISSING_GRPC_EXTRA = (
+    "otel-tool-exporter serve --grpc needs the 'grpc' extra (grpcio): pip install 'otel-tool-exporter[grpc]'"
+)
+DEFAULT_GRPC_PORT = 4317  # the OTLP/gRPC port; off unless --grpc or --grpc-port
 
 
 def default_spool_dir() -> Path:
@@ -45,6 +50,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=int, default=4318, help="port to bind (default: 4318, the OTLP/HTTP port)")
+    grpc = parser.add_mutually_exclusive_group()
+    grpc.add_argument(
+        "--grpc",
+        action="store_true",
+        help=f"also receive OTLP/gRPC on port {DEFAULT_GRPC_PORT} (needs the 'grpc' extra; default: off)",
+    )
+    grpc.add_argument(
+        "--grpc-port", type=int, default=None, help="also receive OTLP/gRPC on this port (implies --grpc)"
+    )
     parser.add_argument(
         "--auth-token",
         default=None,
@@ -80,6 +94,14 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError:
         print(MISSING_EXTRA, file=sys.stderr)
         return 2
+    grpc_port = args.grpc_port if args.grpc_port is not None else (DEFAULT_GRPC_PORT if args.grpc else None)
+    if grpc_port is not None:
+        try:
+            import grpc.aio  # noqa: F401
+            from google.rpc import status_pb2  # noqa: F401
+        except ImportError:
+            print(MISSING_GRPC_EXTRA, file=sys.stderr)
+            return 2
     from ..exporter import ToolLogExporter
     from ..settings import ConfigurationError
     from .server import SidecarConfig
@@ -110,10 +132,12 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     token = args.auth_token or os.environ.get(TOKEN_ENV) or None
     config = SidecarConfig(auth_token=token, max_body_bytes=args.max_body_bytes)
-    return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout))
+    return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout, grpc_port))
 
 
-async def _serve(exporter: Any, config: Any, host: str, port: int, shutdown_timeout: float) -> int:
+async def _serve(
+    exporter: Any, config: Any, host: str, port: int, shutdown_timeout: float, grpc_port: int | None = None
+) -> int:
     from .server import STATE, create_app, start_site
 
     app = create_app(exporter, config)
@@ -123,6 +147,17 @@ async def _serve(exporter: Any, config: Any, host: str, port: int, shutdown_time
         print(f"otel-tool-exporter serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         await asyncio.to_thread(exporter.shutdown)
         return 2
+    grpc_server: Any = None
+    if grpc_port is not None:
+        from .grpc_server import start_grpc_server, stop_grpc_server
+
+        try:
+            grpc_server = await start_grpc_server(exporter, config, host, grpc_port)
+        except RuntimeError as exc:
+            print(f"otel-tool-exporter serve: cannot listen on {host}:{grpc_port} (gRPC): {exc}", file=sys.stderr)
+            await runner.cleanup()
+            await asyncio.to_thread(exporter.shutdown)
+            return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -136,11 +171,15 @@ async def _serve(exporter: Any, config: Any, host: str, port: int, shutdown_time
         f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
         flush=True,
     )
+    if grpc_server is not None:
+        print(f"otel-tool-exporter serve: OTLP/gRPC on {host}:{grpc_server[2]} (TraceService/Export)", flush=True)
     try:
         await stop.wait()
     finally:
         app[STATE].draining = True
         print("otel-tool-exporter serve: draining…", flush=True)
+        if grpc_server is not None:  # refuse new calls (UNAVAILABLE), let calls in progress finish
+            await stop_grpc_server(grpc_server[0], grpc_server[1], min(shutdown_timeout, 5.0))
         await runner.cleanup()  # stop accepting; requests in progress finish
         await asyncio.to_thread(exporter.shutdown)
         stats = exporter.stats()
