@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,6 +112,9 @@ _CLOSERS = {"{": "}", "[": "]"}
 _MAX_SALVAGE_CHARS = 1_000_000
 
 
+_PARTIAL_ESCAPE = re.compile(r"(\\u[dD][89abAB][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{0,3})$")
+
+
 def salvage_json(text: Any) -> tuple[Any, bool]:
     """Decode JSON that may have been cut short, as OpenLLMetry does at the attribute length limit.
 
@@ -149,6 +153,14 @@ def salvage_json(text: Any) -> tuple[Any, bool]:
             cuts.append((index + 1, "".join(reversed(stack))))
         elif char == ",":
             cuts.append((index, "".join(reversed(stack))))
+    # A cut inside a string value: keep what there is of it, marked with "…", and close every
+    # open container (this fails, harmlessly, when the cut fell inside a key)
+    if in_string and not escaped:
+        head = _PARTIAL_ESCAPE.sub("", _PARTIAL_ESCAPE.sub("", stripped))  # half an escape is no text
+        try:
+            return json.loads(head + '…"' + "".join(reversed(stack))), True
+        except (ValueError, RecursionError):
+            pass
     for end, closers in reversed(cuts[-64:]):
         try:
             return json.loads(stripped[:end] + closers), True
