@@ -75,19 +75,55 @@ class AiohttpTransport:
         self._proxy = proxy
         self._trust_env = trust_env
         self._session: Any = None
+        self._env_cache: dict[tuple[Any, Any, Any], tuple[Any, Any, Any]] = {}
 
     def _ensure(self) -> Any:
         if self._session is None or self._session.closed:
             import aiohttp
 
             connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=self._ssl if self._ssl is not None else True)
+            # trust_env is applied by us, once per host (_env_for): aiohttp's own trust_env reads
+            # ~/.netrc and the proxy variables on two executor threads for *every* request, which
+            # cost more CPU than the request itself (benchmarks/README.md).
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self._timeout, connect=self._connect_timeout),
-                trust_env=self._trust_env,
+                trust_env=False,
                 auto_decompress=True,
             )
         return self._session
+
+    def _env_for(self, url: str) -> tuple[Any, Any, Any]:
+        """``(proxy, proxy_auth, auth)`` for ``url``'s origin: the explicit proxy, else (with
+        ``trust_env``) ``HTTP(S)_PROXY``/``NO_PROXY`` and ``~/.netrc``, as aiohttp reads them —
+        looked up once per origin, not per request."""
+        from yarl import URL
+
+        parsed = URL(url)
+        origin = (parsed.scheme, parsed.host, parsed.port)
+        cached = self._env_cache.get(origin)
+        if cached is not None:
+            return cached
+        proxy: Any = self._proxy
+        proxy_auth: Any = None
+        auth: Any = None
+        if self._trust_env:
+            from aiohttp import helpers
+
+            if proxy is None:
+                try:
+                    proxy, proxy_auth = helpers.get_env_proxy_for_url(parsed)
+                except LookupError:
+                    proxy = None
+            if parsed.host is not None:
+                try:
+                    auth = helpers.basicauth_from_netrc(helpers.netrc_from_env(), parsed.host)
+                except LookupError:
+                    auth = None
+        result = (proxy, proxy_auth, auth)
+        if len(self._env_cache) < 64:
+            self._env_cache[origin] = result
+        return result
 
     async def post(
         self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
@@ -96,8 +132,9 @@ class AiohttpTransport:
 
         session = self._ensure()
         try:
+            proxy, proxy_auth, auth = self._env_for(url)
             async with session.post(
-                url, params=params or None, headers=headers, data=content, proxy=self._proxy
+                url, params=params or None, headers=headers, data=content, proxy=proxy, proxy_auth=proxy_auth, auth=auth
             ) as resp:
                 body = await resp.read()
                 return TransportResponse(resp.status, resp.headers, body)
