@@ -34,7 +34,7 @@ from .ordering import Job, OrderingEngine, Reason
 from .redaction import RedactHook, Redactor, apply_hook
 from .schemas import SchemaMemory
 from .settings import Settings
-from .spans import SpanRecord
+from .spans import SpanRecord, fast_attributes
 from .stats import Stats
 
 __all__ = ["Pipeline"]
@@ -43,6 +43,11 @@ logger = logging.getLogger("otel_tool_exporter")
 
 _START = object()
 _FORK_LEFTOVERS: list[Any] = []
+
+# After the queue runs dry the worker stays awake this long before it sleeps on its event: spans
+# that arrive meanwhile need no cross-thread wake-up (a syscall on the application's thread, and
+# a loop iteration here, per span). One timer per burst, none while idle.
+LINGER_SECONDS = 0.005
 
 
 class _Flush:
@@ -80,6 +85,7 @@ class Pipeline:
         )
         self.ancestry_from_start = ancestry_from_start
         self._queue: deque[Any] = deque()
+        self._queue_cap = 2 * settings.max_queue  # room for a start and an end per span
         self._seq = itertools.count(1)
         self._lock = threading.Lock()  # guards start/stop of the thread only
         self._reset_runtime()
@@ -133,7 +139,7 @@ class Pipeline:
         if self._closed:
             return
         queue = self._queue
-        if len(queue) >= 2 * self.settings.max_queue:
+        if len(queue) >= self._queue_cap:
             return  # ancestry is best effort under overload; the end hand-off is what counts
         queue.append((_START, span))
         if self._idle or self._thread is None:
@@ -145,7 +151,7 @@ class Pipeline:
             self.stats.drop("after_shutdown")
             return
         queue = self._queue
-        if len(queue) >= 2 * self.settings.max_queue:  # room for a start and an end per span
+        if len(queue) >= self._queue_cap:
             self.stats.drop("queue_full")
             self._log_once("queue_full", "queue full (max_queue=%d): dropping spans", self.settings.max_queue)
             return
@@ -155,7 +161,7 @@ class Pipeline:
 
     def has_room(self, n: int = 1) -> bool:
         """Whether ``n`` more spans fit in the queue now (the sidecar answers 503 when not)."""
-        return len(self._queue) + n <= 2 * self.settings.max_queue
+        return len(self._queue) + n <= self._queue_cap
 
     def _notify(self) -> None:
         try:
@@ -297,8 +303,14 @@ class Pipeline:
             self.sender.replay()
         except Exception:
             logger.exception("otel_tool_exporter: replaying the spool failed")
+        lingered = False
         while True:
             if not queue:
+                if not lingered:
+                    lingered = True
+                    await asyncio.sleep(LINGER_SECONDS)
+                    continue
+                lingered = False
                 self._idle = True
                 if queue:  # re-check after publishing 'idle' (see submit)
                     self._idle = False
@@ -306,6 +318,7 @@ class Pipeline:
                 await wake.wait()
                 wake.clear()
                 continue
+            lingered = False
             for _ in range(min(len(queue), 256)):
                 item = queue.popleft()
                 try:
@@ -321,13 +334,17 @@ class Pipeline:
             self._handle_start(item[1])
         elif type(item) is _Flush:
             asyncio.get_running_loop().create_task(self._flush(item))
-        else:
-            self._handle_end(item if type(item) is SpanRecord else SpanRecord.from_readable(item))
+        elif type(item) is SpanRecord:
+            self._handle_end(item)
+        elif item.get_span_context().trace_flags.sampled:  # unsampled (record-only) spans are not exported
+            self._handle_end(SpanRecord.from_readable(item))
 
     def _handle_start(self, span: Any) -> None:
         ctx = span.get_span_context()
+        if not ctx.trace_flags.sampled:
+            return
         parent = span.parent
-        attrs = span.attributes or {}
+        attrs = fast_attributes(getattr(span, "_attributes", None) or span.attributes)
         explicit = attrs.get(EXPLICIT_PARENT_KEY)
         self.engine.started(
             ctx.trace_id,

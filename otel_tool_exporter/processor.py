@@ -28,17 +28,17 @@ class ToolSpanProcessor(SpanProcessor):
         self._submit_start = pipeline.submit_start
         self._submit = pipeline.submit
 
+    # Both hand-offs only append: the sampled flag is read on the delivery thread, off the
+    # application's path (Pipeline._handle), like everything else about the span.
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            if span.context.trace_flags.sampled:
-                self._submit_start(span)
+            self._submit_start(span)
         except Exception:
             pass
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            if span.context.trace_flags.sampled:
-                self._submit(span)
+            self._submit(span)
         except Exception:
             pass
 
