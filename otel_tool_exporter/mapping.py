@@ -42,6 +42,39 @@ class MappedLog:
 
 _ALL_NONE: dict[str, Any] = dict.fromkeys(ToolLogRequest.model_fields)  # every field defaults to None
 
+
+def _construct_fast(fields: dict[str, Any]) -> ToolLogRequest:
+    """``ToolLogRequest.model_construct(**fields)`` without its Python loop over all 21 fields
+    (a sixth of the mapping's time): the same four attributes pydantic sets, set directly."""
+    request = ToolLogRequest.__new__(ToolLogRequest)
+    object.__setattr__(request, "__dict__", {**_ALL_NONE, **fields})
+    object.__setattr__(request, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(request, "__pydantic_extra__", None)
+    object.__setattr__(request, "__pydantic_private__", None)
+    return request
+
+
+def _construct_checked() -> Any:
+    """Use the fast path only if it builds exactly what ``model_construct`` builds with this
+    pydantic version (checked once, at import)."""
+    sample = {"path": "p", "output": "o", "metadata": {"k": 1}}
+    try:
+        fast, slow = _construct_fast(dict(sample)), ToolLogRequest.model_construct(**sample)
+        same = (
+            fast.__dict__ == slow.__dict__
+            and fast.model_fields_set == slow.model_fields_set
+            and fast.__pydantic_extra__ == slow.__pydantic_extra__
+            and fast.__pydantic_private__ == slow.__pydantic_private__
+            and fast.to_json_bytes() == slow.to_json_bytes()
+            and not ToolLogRequest.__pydantic_post_init__
+        )
+    except Exception:
+        same = False
+    return _construct_fast if same else (lambda fields: ToolLogRequest.model_construct(**fields))
+
+
+_construct = _construct_checked()
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
 
@@ -264,9 +297,7 @@ def map_tool_span(
         "otel": otel,
         "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
     }
-    # every field given (unset ones as None) spares pydantic a default look-up per absent field;
-    # the fields set stay exactly those mapped
-    request = ToolLogRequest.model_construct(_fields_set=set(fields), **{**_ALL_NONE, **fields})
+    request = _construct(fields)
     return MappedLog(
         request=request,
         version_id=query_version,

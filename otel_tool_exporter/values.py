@@ -47,6 +47,21 @@ def json_safe(value: Any, _depth: int = 0) -> Any:
     lists, non-string keys become strings, anything exotic becomes its ``str``; nesting beyond
     64 levels is cut to a string.
     """
+    kind = type(value)  # exact-type fast paths first: this runs on every attribute of every tool span
+    if kind is str:
+        return value if value.isascii() else _clean_str(value)
+    if value is None or kind is int or kind is bool:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else str(value)
+    if _depth < _MAX_DEPTH:
+        if kind is dict:
+            return {
+                k if type(k) is str and k.isascii() else _clean_str(str(k)): json_safe(v, _depth + 1)
+                for k, v in value.items()
+            }
+        if kind is list or kind is tuple:
+            return [json_safe(v, _depth + 1) for v in value]
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, str):
