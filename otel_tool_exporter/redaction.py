@@ -39,13 +39,19 @@ class Redactor:
     def has_secret(self, value: Any) -> bool:
         """Whether ``scrub`` would change anything: the same walk, without building a copy (most
         Logs hold no secret-looking key, and this runs on every one)."""
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if self.is_secret_key(str(k)) or self.has_secret(v):
-                    return True
-            return False
-        if isinstance(value, list):
-            return any(self.has_secret(v) for v in value)
+        cache = self._cache
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    hit = cache.get(k) if type(k) is str else None
+                    if hit or (hit is None and self.is_secret_key(str(k))):
+                        return True
+                    if isinstance(v, (dict, list)):
+                        stack.append(v)
+            elif isinstance(item, list):
+                stack.extend(v for v in item if isinstance(v, (dict, list)))
         return False
 
     def _may_name_secret(self, text: str) -> bool:
