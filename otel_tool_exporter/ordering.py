@@ -46,6 +46,10 @@ FAILED = 7  # tool whose Log could not be created, or was dropped by the redact 
 # at the end), so it may still turn out to be a tool: descendants wait for its end, as for UNSEEN
 OPEN_UNKNOWN = 0
 
+# started, not looked at yet: most spans never have a tool below them, so reading their name and
+# attributes waits until a descendant's resolution walks through them (see classify)
+OPEN_LAZY = -1
+
 _WAITABLE = (OPEN_TOOL, PENDING, UNSEEN, OPEN_UNKNOWN)
 
 
@@ -57,6 +61,7 @@ class Node:
     explicit: str | None = None
     failure: str | None = None
     waiters: list[Job] | None = None
+    live: Any = None  # OPEN_LAZY: the live SDK span, classified only if a descendant asks
 
 
 @dataclass(slots=True, eq=False)
@@ -95,6 +100,7 @@ class OrderingEngine:
         on_ready: Callable[[Job, str | None, dict[str, str] | None], None],
         *,
         on_wait: Callable[[Job, int], None] | None = None,
+        classify: Callable[[Any], tuple[bool | None, str | None]] | None = None,
         max_parent_wait: float = 300.0,
         max_pending: int = 10_000,
         trace_ttl: float = 900.0,
@@ -104,6 +110,7 @@ class OrderingEngine:
     ) -> None:
         self._on_ready = on_ready
         self._on_wait = on_wait
+        self._classify = classify
         self.max_parent_wait = max_parent_wait
         self.max_pending = max_pending
         self.trace_ttl = trace_ttl
@@ -111,6 +118,7 @@ class OrderingEngine:
         self.ancestry_from_start = ancestry_from_start
         self._clock = clock
         self._traces: OrderedDict[int, _Trace] = OrderedDict()
+        self.now = clock()  # refreshed by tick(): one clock read per batch of spans, not per span
         self._tracked = 0
         self._waiting = 0
         self._deadlines: list[tuple[float, int, Job]] = []
@@ -145,7 +153,7 @@ class OrderingEngine:
             trace = self._traces[trace_id] = _Trace()
         else:
             self._traces.move_to_end(trace_id)
-        trace.touched = self._clock()
+        trace.touched = self.now
         return trace
 
     def _node(self, trace: _Trace, span_id: int, parent: int | None, state: int) -> Node:
@@ -166,7 +174,32 @@ class OrderingEngine:
             node.state = state
             node.parent = parent
         node.explicit = node.explicit or explicit
-        self._evict()
+
+    def started_lazy(self, trace_id: int, span_id: int, parent: int | None, live: Any) -> None:
+        """A span started; what it is gets decided only if a descendant's walk reaches it while it
+        is still open (``classify(live) -> (is_tool, explicit_parent)``)."""
+        trace = self._trace(trace_id)
+        node = trace.nodes.get(span_id)
+        if node is None:
+            trace.nodes[span_id] = Node(parent, OPEN_LAZY, live=live)
+            self._tracked += 1
+        elif node.state == UNSEEN:
+            node.state = OPEN_LAZY
+            node.parent = parent
+            node.live = live
+
+    def _settle(self, node: Node) -> None:
+        """Classify an OPEN_LAZY node from its live span, as it is now."""
+        live, node.live = node.live, None
+        is_tool: bool | None = False
+        explicit: str | None = None
+        if self._classify is not None and live is not None:
+            try:
+                is_tool, explicit = self._classify(live)
+            except Exception:
+                is_tool, explicit = False, None
+        node.state = OPEN_TOOL if is_tool else OPEN_UNKNOWN if is_tool is None else OPEN_OTHER
+        node.explicit = node.explicit or explicit
 
     def is_known_end(self, trace_id: int, span_id: int) -> bool:
         """True when this span's end was handled already (a duplicate hand-off)."""
@@ -176,14 +209,37 @@ class OrderingEngine:
 
     def ended_not_logged(self, span: SpanRecord, *, explicit: str | None = None, failure: str | None = None) -> None:
         """A span ended that will not be logged: not a tool, or dropped (``failure`` says why)."""
-        trace = self._trace(span.trace_id)
-        node = self._node(trace, span.span_id, span.parent_span_id, NONTOOL)
-        node.parent = span.parent_span_id
+        self.ended_plain(span.trace_id, span.span_id, span.parent_span_id, explicit=explicit, failure=failure)
+
+    def ended_plain(
+        self,
+        trace_id: int,
+        span_id: int,
+        parent: int | None,
+        *,
+        explicit: str | None = None,
+        failure: str | None = None,
+    ) -> bool:
+        """:meth:`ended_not_logged` from bare ids (the pipeline's fast path for ordinary spans).
+        Returns False, changing nothing, when this span's end was handled before (a duplicate)."""
+        trace = self._trace(trace_id)
+        node = trace.nodes.get(span_id)
+        if node is None:
+            node = trace.nodes[span_id] = Node(
+                parent, FAILED if failure else NONTOOL, explicit=explicit, failure=failure
+            )
+            self._tracked += 1
+            return True
+        if node.state >= NONTOOL and failure is None:
+            return False
+        node.live = None
+        node.parent = parent
         node.explicit = node.explicit or explicit
         node.state = FAILED if failure else NONTOOL
         node.failure = failure
-        self._wake(trace, node)
-        self._evict()
+        if node.waiters:
+            self._wake(trace, node)
+        return True
 
     def submit(self, job: Job) -> None:
         """A tool span ended and was mapped: release it now or let it wait for its parent."""
@@ -192,10 +248,10 @@ class OrderingEngine:
         node = self._node(trace, span.span_id, span.parent_span_id, PENDING)
         node.parent = span.parent_span_id
         node.state = PENDING
+        node.live = None
         node.explicit = job.mapped.explicit_parent or node.explicit
         trace.busy += 1
         self._resolve(trace, job)
-        self._evict()
 
     def submit_resolved(self, job: Job) -> None:
         """A job whose ``trace_parent_id`` is already settled (replayed from the spool): it only
@@ -260,6 +316,8 @@ class OrderingEngine:
                 if self.ancestry_from_start:
                     break  # started before we were attached, or remote: nothing to wait for
                 node = self._node(trace, current, None, UNSEEN)
+            if node.state == OPEN_LAZY:
+                self._settle(node)
             state = node.state
             if state == LOGGED:
                 self._release(job, node.log_id, failed)
@@ -348,13 +406,18 @@ class OrderingEngine:
         return count
 
     # ------------------------------------------------------------------ memory bound
+    def tick(self) -> None:
+        """Once per batch of spans: refresh the cached clock and keep memory within its bounds."""
+        self.now = self._clock()
+        self._evict()
+
     def _evict(self) -> None:
         """Drop whole traces, least recently touched first, when over the cap or past the TTL.
         Traces with pending or waiting Logs are kept (their number is bounded by max_pending)."""
         traces = self._traces
         if not traces:
             return
-        now = self._clock()
+        now = self.now
         rotations = 0
         while traces and rotations < 64:
             trace_id, trace = next(iter(traces.items()))

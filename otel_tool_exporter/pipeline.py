@@ -41,7 +41,6 @@ __all__ = ["Pipeline"]
 
 logger = logging.getLogger("otel_tool_exporter")
 
-_START = object()
 _FORK_LEFTOVERS: list[Any] = []
 
 # After the queue runs dry the worker stays awake this long before it sleeps on its event: spans
@@ -84,7 +83,8 @@ class Pipeline:
             )
         )
         self.ancestry_from_start = ancestry_from_start
-        self._queue: deque[Any] = deque()
+        self._queue: deque[Any] = deque()  # finished spans (and flush markers), in hand-off order
+        self._starts: deque[Any] = deque()  # started SDK spans (ToolSpanProcessor.on_start)
         self._queue_cap = 2 * settings.max_queue  # room for a start and an end per span
         self._seq = itertools.count(1)
         self._lock = threading.Lock()  # guards start/stop of the thread only
@@ -102,7 +102,7 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._idle = False
+        self._idle = True  # the worker sleeps (or does not exist yet): a hand-off must wake it
         self.sender: Sender | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._pid = os.getpid()
@@ -114,6 +114,7 @@ class Pipeline:
             trace_ttl=self.settings.trace_ttl,
             max_tracked_spans=self.settings.max_tracked_spans,
             ancestry_from_start=getattr(self, "ancestry_from_start", False),
+            classify=self._classify_open,
         )
         self.client: HumanloopClient | None = None
 
@@ -125,6 +126,7 @@ class Pipeline:
     def _after_fork_in_child(self) -> None:
         """A forked child gets a fresh thread, loop and client; the parent's queue is not ours."""
         self._queue.clear()
+        self._starts.clear()
         self._lock = threading.Lock()
         self.stats = Stats()  # counts describe this process's work, not the parent's
         # Keep the parent's loop, client and spool objects alive, untouched: finalising them here
@@ -135,15 +137,12 @@ class Pipeline:
 
     # ================================================================= app-thread side
     def submit_start(self, span: Any) -> None:
-        """``on_start`` hand-off: O(1), no I/O, never raises."""
-        if self._closed:
-            return
-        queue = self._queue
-        if len(queue) >= self._queue_cap:
-            return  # ancestry is best effort under overload; the end hand-off is what counts
-        queue.append((_START, span))
-        if self._idle or self._thread is None:
-            self._notify()
+        """``on_start`` hand-off: O(1), no I/O, never raises. (``ToolSpanProcessor`` inlines it.)"""
+        starts = self._starts
+        if len(starts) < self._queue_cap and not self._closed:
+            starts.append(span)  # ancestry is best effort under overload; the end hand-off counts
+            if self._idle:
+                self._notify()
 
     def submit(self, span: Any) -> None:
         """``on_end``/``export`` hand-off of one finished span (SDK span or ``SpanRecord``)."""
@@ -156,7 +155,7 @@ class Pipeline:
             self._log_once("queue_full", "queue full (max_queue=%d): dropping spans", self.settings.max_queue)
             return
         queue.append(span)
-        if self._idle or self._thread is None:
+        if self._idle:
             self._notify()
 
     def has_room(self, n: int = 1) -> bool:
@@ -303,57 +302,83 @@ class Pipeline:
             self.sender.replay()
         except Exception:
             logger.exception("otel_tool_exporter: replaying the spool failed")
+        starts = self._starts
+        handle_start = self._handle_start
         lingered = False
         while True:
-            if not queue:
+            if not queue and not starts:
                 if not lingered:
                     lingered = True
                     await asyncio.sleep(LINGER_SECONDS)
                     continue
                 lingered = False
                 self._idle = True
-                if queue:  # re-check after publishing 'idle' (see submit)
+                if queue or starts:  # re-check after publishing 'idle' (see submit)
                     self._idle = False
                     continue
                 await wake.wait()
                 wake.clear()
                 continue
             lingered = False
-            for _ in range(min(len(queue), 256)):
+            self.engine.tick()
+            # Ends counted first, starts drained second: every end among those counted was handed
+            # in after its span's (and all its ancestors') start, so the engine has seen them all.
+            ends = min(len(queue), 256)
+            while starts:
+                try:
+                    handle_start(starts.popleft())
+                except Exception:
+                    logger.exception("otel_tool_exporter: internal error while recording a span start")
+            for _ in range(ends):
                 item = queue.popleft()
                 try:
                     self._handle(item)
                 except Exception:
                     self.stats.failed["internal_error"] += 1
                     logger.exception("otel_tool_exporter: internal error while processing a span")
+            self.engine.tick()
             self._arm_timer()
             await asyncio.sleep(0)
 
     def _handle(self, item: Any) -> None:
-        if type(item) is tuple and item[0] is _START:
-            self._handle_start(item[1])
+        if type(item) is SpanRecord:
+            self._handle_end(item)
         elif type(item) is _Flush:
             asyncio.get_running_loop().create_task(self._flush(item))
-        elif type(item) is SpanRecord:
-            self._handle_end(item)
-        elif item.get_span_context().trace_flags.sampled:  # unsampled (record-only) spans are not exported
-            self._handle_end(SpanRecord.from_readable(item))
+        else:
+            ctx = item.get_span_context()
+            if not ctx.trace_flags.sampled:  # unsampled (record-only) spans are not exported
+                return
+            attrs = _attributes_of(item)
+            if self.registry.may_claim(item.name, attrs) or self.schemas.wants(attrs):
+                self._handle_end(SpanRecord.from_readable(item))
+                return
+            # an ordinary span (no convention, no tool definitions): only its place in the tree
+            # matters, so skip building a SpanRecord for it
+            self.stats.received += 1
+            parent = item.parent
+            explicit = attrs.get(EXPLICIT_PARENT_KEY)
+            self.engine.ended_plain(
+                ctx.trace_id,
+                ctx.span_id,
+                parent.span_id if parent is not None else None,
+                explicit=str(explicit) if explicit else None,
+            )
 
     def _handle_start(self, span: Any) -> None:
         ctx = span.get_span_context()
-        if not ctx.trace_flags.sampled:
-            return
-        parent = span.parent
-        attrs = fast_attributes(getattr(span, "_attributes", None) or span.attributes)
+        if ctx.trace_flags.sampled:
+            parent = span.parent
+            self.engine.started_lazy(ctx.trace_id, ctx.span_id, parent.span_id if parent is not None else None, span)
+
+    def _classify_open(self, span: Any) -> tuple[bool | None, str | None]:
+        """What a still-open ancestor is, judged when a descendant first needs to know: a tool
+        (its Log is awaited), unknown (no attributes yet: it may still become one, so awaited
+        too), or an ordinary span (skipped); and its explicit ``trace_parent_id``, if any."""
+        attrs = _attributes_of(span)
         explicit = attrs.get(EXPLICIT_PARENT_KEY)
-        self.engine.started(
-            ctx.trace_id,
-            ctx.span_id,
-            parent.span_id if parent is not None else None,
-            # a span that starts bare (OpenInference/LangChain) may still become a tool: "unknown"
-            is_tool=True if self.registry.looks_like_tool(span.name, attrs) else (False if attrs else None),
-            explicit=str(explicit) if explicit else None,
-        )
+        is_tool = True if self.registry.looks_like_tool(span.name, attrs) else (False if attrs else None)
+        return is_tool, str(explicit) if explicit else None
 
     def _handle_end(self, span: SpanRecord) -> None:
         stats = self.stats
@@ -363,7 +388,8 @@ class Pipeline:
             return  # the same span handed in twice (two processors): one Log only
         call = self.registry.recognise(span)
         if call is None:
-            self.schemas.learn(span)
+            if self.schemas.wants(span.attributes):
+                self.schemas.learn(span)
             explicit = span.attributes.get(EXPLICIT_PARENT_KEY)
             engine.ended_not_logged(span, explicit=str(explicit) if explicit else None)
             return
@@ -480,6 +506,12 @@ class Pipeline:
             return
         self._logged_messages.add(key)
         logger.warning(message, *args)
+
+
+def _attributes_of(span: Any) -> Any:
+    """A span's attributes for C-speed look-ups (``or`` would call the SDK's Python ``__len__``)."""
+    attributes = getattr(span, "_attributes", None)
+    return fast_attributes(span.attributes if attributes is None else attributes)
 
 
 def _atexit_flush(ref: weakref.ReferenceType[Pipeline]) -> None:

@@ -25,20 +25,36 @@ class ToolSpanProcessor(SpanProcessor):
         self.exporter = exporter if exporter is not None else ToolLogExporter(**exporter_settings)
         pipeline = self.exporter.pipeline
         pipeline.enable_start_ancestry()
-        self._submit_start = pipeline.submit_start
-        self._submit = pipeline.submit
+        self._pipeline = pipeline
+        # the pipeline's two deques live as long as it does (a fork clears them, never replaces)
+        self._starts = pipeline._starts
+        self._ends = pipeline._queue
+        self._cap = pipeline._queue_cap
 
-    # Both hand-offs only append: the sampled flag is read on the delivery thread, off the
-    # application's path (Pipeline._handle), like everything else about the span.
+    # Both hand-offs are Pipeline.submit_start/submit inlined, one Python frame each: an append,
+    # and a wake-up only when the delivery thread sleeps. The sampled flag is read on the delivery
+    # thread, off the application's path, like everything else about the span.
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            self._submit_start(span)
+            starts = self._starts
+            if len(starts) < self._cap:
+                starts.append(span)
+                pipeline = self._pipeline
+                if pipeline._idle:
+                    pipeline._notify()
         except Exception:
             pass
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            self._submit(span)
+            ends = self._ends
+            pipeline = self._pipeline
+            if len(ends) >= self._cap or pipeline._closed:
+                pipeline.submit(span)  # the slow path counts the drop, with its reason
+                return
+            ends.append(span)
+            if pipeline._idle:
+                pipeline._notify()
         except Exception:
             pass
 

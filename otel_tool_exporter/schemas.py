@@ -162,6 +162,20 @@ _CALL_SOURCES = (
     "gcp.vertex.agent.llm_response",  # ADK 1.x: content.parts[].function_call {"id", "name", "args"}
 )
 _MAX_SOURCE_CHARS = 256 * 1024
+
+# every attribute key the default extractors and requested_tool_calls read first: a span with none
+# of them holds neither tool definitions nor requested calls
+_TRIGGER_KEYS = frozenset(
+    {
+        "gen_ai.tool.definitions",
+        "model_request_parameters",
+        "llm.tools.0.tool.json_schema",
+        "ai.prompt.tools",
+        "gcp.vertex.agent.llm_request",
+        "llm.output_messages.0.message.role",
+        *_CALL_SOURCES,
+    }
+)
 _MAX_CALLS_PER_SPAN = 256
 
 
@@ -282,12 +296,23 @@ class SchemaMemory:
         max_calls_per_trace: int = 512,
     ) -> None:
         self.extractors: list[SchemaExtractor] = list(extractors if extractors is not None else DEFAULT_EXTRACTORS)
+        self._custom = extractors is not None and tuple(extractors) != DEFAULT_EXTRACTORS
         self._by_trace: OrderedDict[tuple[int, str], ToolSchemaHint] = OrderedDict()
         self._by_name: OrderedDict[str, ToolSchemaHint] = OrderedDict()
         self._calls: OrderedDict[int, list[tuple[str, str | None, str | None, str]]] = OrderedDict()
         self._max = max_entries
         self._max_traces = max_traces
         self._max_calls = max_calls_per_trace
+
+    def wants(self, attrs: Mapping[str, Any]) -> bool:
+        """Whether :meth:`learn` could find anything on a span with these attributes (a set test
+        over its keys); ordinary spans skip the extractors entirely."""
+        if self._custom:
+            return True
+        triggers = _TRIGGER_KEYS
+        if len(attrs) <= 2 * len(triggers):
+            return not triggers.isdisjoint(attrs)
+        return any(key in attrs for key in triggers)
 
     def learn(self, span: SpanRecord) -> None:
         """Read a non-tool span for tool definitions and requested calls. Never raises."""

@@ -101,10 +101,24 @@ class ConventionRegistry:
                 self._by_prefix.setdefault(prefix, []).append(recogniser)
             for key in getattr(recogniser, "marker_keys", ()):
                 self._markers.append((key, recogniser))
+        self._marker_keys = frozenset(key for key, _ in self._markers)
 
     def _candidates(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
         """Recognisers whose span name, name prefix (first word) or marker key matches: one dict
         look-up per name and per marker key, then registration order."""
+        markers = self._marker_keys
+        no_marker = (
+            markers.isdisjoint(attrs)  # iterates the span's keys: the cheaper side for most spans
+            if len(attrs) <= 2 * len(markers)
+            else not any(key in attrs for key in markers)
+        )
+        if no_marker and name not in self._by_name:
+            # the common case, an ordinary span: a set test over its keys, in C
+            if not self._by_prefix or type(name) is not str:
+                return []
+            space = name.find(" ")
+            if space < 0 or name[:space] not in self._by_prefix:
+                return []
         found: list[Recogniser] = []
         if isinstance(name, str):
             found.extend(self._by_name.get(name, ()))
@@ -119,6 +133,11 @@ class ConventionRegistry:
             order = self._recognisers
             found.sort(key=order.index)
         return found
+
+    def may_claim(self, name: Any, attrs: Mapping[str, Any]) -> bool:
+        """Whether any recogniser (or the user's predicate) could claim a span with this name and
+        these attributes; ``False`` means it is certainly not a tool span."""
+        return self.is_tool_span is not None or bool(self._candidates(name, attrs))
 
     def candidates(self, span: SpanRecord) -> list[Recogniser]:
         return self._candidates(span.name, span.attributes)
