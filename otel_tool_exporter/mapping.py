@@ -90,6 +90,8 @@ def _as_text(value: Any) -> str:
     """A tool's output as Humanloop shows it: strings as they are, anything else compact JSON.
 
     Values JSON cannot carry (bytes, NaN) become text first; that text is shown as is too."""
+    if type(value) in (dict, list):
+        return dumps_compact(value)  # no walk for the usual JSON-native value (see dumps_compact)
     safe = json_safe(value)
     if isinstance(safe, str):
         return safe
@@ -162,13 +164,14 @@ def _tool_kernel(call: ToolCall, name: str, hint: ToolSchemaHint | None) -> Tool
     parameters = call.schema if call.schema is not None else (hint.parameters if hint else None)
     if parameters is not None and not _is_json_schema(parameters):
         parameters = None
-    return ToolKernel(
-        function=ToolFunction(
-            name=name,
-            description=json_safe(str(description)) if description else None,
-            parameters=canonical(json_safe(parameters)) if parameters is not None else None,
-        )
-    )
+    function: dict[str, Any] = {"name": name}  # _tool_name: never empty, always valid text
+    if description:
+        function["description"] = json_safe(str(description))
+    if parameters is not None:
+        function["parameters"] = canonical(json_safe(parameters))
+    # every value is checked above, so the models are built without validating them again (the
+    # fields given are the ones serialised; unset ones are omitted either way)
+    return ToolKernel.model_construct(function=ToolFunction.model_construct(**function))
 
 
 def _is_json_schema(value: Any) -> bool:

@@ -25,9 +25,10 @@ __all__ = [
 
 def format_datetime(value: datetime) -> str:
     """RFC 3339 in UTC with microseconds and a ``Z`` suffix; naive datetimes are taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not timezone.utc:
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    # isoformat runs in C and always pads the year to four digits; "+00:00" becomes "Z"
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class _Strict(BaseModel):

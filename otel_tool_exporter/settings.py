@@ -84,8 +84,10 @@ class Settings(BaseModel):
     trace_ttl: float = Field(900.0, gt=0, description="Seconds a trace's ancestry is kept after its last span.")
     max_tracked_spans: int = Field(200_000, ge=100, description="Global cap on spans remembered for ancestry.")
     allow_insecure_http: bool = Field(False, description="Allow `http://` base URLs to non-loopback hosts.")
-    transport: Literal["aiohttp", "httpx"] = Field(
-        "aiohttp", description="HTTP stack for delivery (see README: Performance)."
+    transport: Literal["http11", "aiohttp", "httpx"] = Field(
+        "http11",
+        description="HTTP stack for delivery: the built-in HTTP/1.1 client (default; aiohttp when a proxy "
+        "is set), `aiohttp` or `httpx` (see README: Performance).",
     )
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers, env form `k=v,k2=v2`.")
     redact_keys: tuple[str, ...] = Field(

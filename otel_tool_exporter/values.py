@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic_core
+
 __all__ = ["MISSING", "canonical", "decode_json", "dumps_compact", "json_safe", "salvage_json"]
 
 
@@ -95,10 +97,19 @@ def decode_json(value: Any, *, max_depth: int = 3) -> Any:
         if not text or (text[0] not in '{["' and text not in ("null", "true", "false") and not _numberish(text)):
             return value
         try:
-            value = json.loads(text)
+            value = _loads(text)
         except (ValueError, RecursionError):
             return value
     return value
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, in Rust (pydantic-core's parser, twice as fast) where it agrees: it refuses
+    lone-surrogate escapes and nesting beyond ~200 levels, which ``json.loads`` then reads."""
+    try:
+        return pydantic_core.from_json(text)
+    except ValueError:
+        return json.loads(text)
 
 
 def _numberish(text: str) -> bool:
@@ -107,11 +118,23 @@ def _numberish(text: str) -> bool:
 
 
 def dumps_compact(value: Any) -> str:
-    """Compact JSON text of a JSON-safe value (non-ASCII kept readable)."""
+    """Compact JSON text of a value (non-ASCII kept readable), never failing.
+
+    pydantic-core's serializer (four times ``json.dumps``) takes JSON-native values; anything it
+    would spell differently from :func:`json_safe` — NaN/Infinity, lone surrogates, invalid bytes,
+    types it does not know, deep nesting — takes the careful walk instead."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
+        data = pydantic_core.to_json(value, inf_nan_mode="constants", fallback=_refuse)
+    except (ValueError, TypeError, RecursionError):
+        pass
+    else:
+        if b"NaN" not in data and b"Infinity" not in data:
+            return data.decode()
+    return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
 
 
 def canonical(value: Any) -> Any:

@@ -1,9 +1,9 @@
-"""The one small HTTP interface delivery needs, with two implementations.
+"""The one small HTTP interface delivery needs, with three implementations.
 
 Delivery only ever POSTs bytes and reads a status, headers and bytes back. Keeping that behind
-:class:`Transport` lets the HTTP stack be chosen by measurement (README: Performance):
-``aiohttp`` is the default, ``httpx`` remains available (and accepts any ``httpx`` client options
-such as proxies and TLS settings).
+:class:`Transport` lets the HTTP stack be chosen by measurement (README: Performance): the
+built-in HTTP/1.1 client (``http11.py``) is the default, ``aiohttp`` and ``httpx`` remain
+available (``httpx`` accepts any ``httpx`` client options, such as proxies and TLS settings).
 """
 
 from __future__ import annotations
@@ -202,4 +202,8 @@ class HttpxTransport:
 def make_transport(kind: str, *, timeout: float, connect_timeout: float, pool_size: int) -> Transport:
     if kind == "httpx":
         return HttpxTransport(timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size)
-    return AiohttpTransport(timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size)
+    if kind == "aiohttp":
+        return AiohttpTransport(timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size)
+    from .http11 import Http11Transport
+
+    return Http11Transport(timeout=timeout, connect_timeout=connect_timeout, pool_size=pool_size)
