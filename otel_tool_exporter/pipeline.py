@@ -48,6 +48,11 @@ _FORK_LEFTOVERS: list[Any] = []
 # a loop iteration here, per span). One timer per burst, none while idle.
 LINGER_SECONDS = 0.005
 
+# Spans handled between two turns of the event loop: small enough that answers are read and new
+# requests written every millisecond while a large queue is worked through (bench_throughput at
+# 0 ms: 256 → 4.0k Logs/s, 64 → 4.9k, 32 → 5.1k, 16 → 6.3k, 8 → 6.0k, 4 → 5.7k).
+BATCH = 16
+
 
 class _Flush:
     __slots__ = ("future",)
@@ -297,9 +302,10 @@ class Pipeline:
     async def _drain_forever(self) -> None:
         queue = self._queue
         wake = self._wake
-        assert wake is not None and self.sender is not None
+        sender = self.sender
+        assert wake is not None and sender is not None
         try:
-            self.sender.replay()
+            sender.replay()
         except Exception:
             logger.exception("otel_tool_exporter: replaying the spool failed")
         starts = self._starts
@@ -323,7 +329,9 @@ class Pipeline:
             self.engine.tick()
             # Ends counted first, starts drained second: every end among those counted was handed
             # in after its span's (and all its ancestors') start, so the engine has seen them all.
-            ends = min(len(queue), 256)
+            if sender.backlog_full:
+                await sender.wait_for_room()  # send what is mapped before mapping more
+            ends = min(len(queue), BATCH)
             while starts:
                 try:
                     handle_start(starts.popleft())
