@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -47,6 +46,7 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 
+from .._background import BackgroundServer
 from ..exporter import ToolLogExporter
 from .decode import PROTOBUF, DecodeError, DecodeResult, decode_protobuf, encode_response
 from .server import SidecarConfig
@@ -230,67 +230,36 @@ async def stop_grpc_server(server: grpc.aio.Server, receiver: GrpcReceiver, grac
     receiver.close()
 
 
-class GrpcSidecarServer:
+class GrpcSidecarServer(BackgroundServer):
     """The gRPC receiver on a background thread: ``with GrpcSidecarServer(exporter) as sidecar: ...``.
 
     For tests and embedding, like :class:`SidecarServer`; ``stop()`` stops the receiver, shutting
     the exporter down stays the caller's decision.
     """
 
+    thread_name = "otel-tool-exporter-grpc"
+
     def __init__(
         self, exporter: ToolLogExporter, config: SidecarConfig | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
+        super().__init__()
         self.exporter = exporter
         self.config = config or SidecarConfig()
         self.host = host
         self.port = port
         self.receiver: GrpcReceiver | None = None
         self._server: grpc.aio.Server | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def target(self) -> str:
         """``host:port``, what a gRPC channel or ``OTLPSpanExporter(endpoint=...)`` takes."""
         return _address(self.host, self.port)
 
-    def start(self) -> GrpcSidecarServer:
-        ready = threading.Event()
-        errors: list[BaseException] = []
+    async def _open(self) -> None:
+        self._server, self.receiver, self.port = await start_grpc_server(
+            self.exporter, self.config, self.host, self.port
+        )
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                self._server, self.receiver, self.port = loop.run_until_complete(
-                    start_grpc_server(self.exporter, self.config, self.host, self.port)
-                )
-            except BaseException as exc:
-                errors.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(stop_grpc_server(self._server, self.receiver, 2.0))
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="otel-tool-exporter-grpc", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if errors:
-            raise errors[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self) -> GrpcSidecarServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    async def _close(self) -> None:
+        if self._server is not None:
+            await stop_grpc_server(self._server, self.receiver, 2.0)

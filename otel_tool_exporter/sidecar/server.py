@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._background import BackgroundServer, serve_app
 from ..exporter import ToolLogExporter
 from .body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
 from .decode import JSON, PROTOBUF, DecodeError, DecodeResult, decode_request, encode_response, encode_status
@@ -218,36 +218,28 @@ async def start_site(
 
     ``auto_decompress=False``: aiohttp would otherwise inflate gzip bodies itself, before our cap.
     """
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, auto_decompress=False, shutdown_timeout=shutdown_timeout
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    server = site._server
-    sockets = getattr(server, "sockets", None) or ()
-    bound = sockets[0].getsockname()[1] if sockets else port
-    return runner, bound
+    return await serve_app(app, host, port, shutdown_timeout=shutdown_timeout, auto_decompress=False)
 
 
-class SidecarServer:
+class SidecarServer(BackgroundServer):
     """The receiver on a background thread: ``with SidecarServer(exporter) as sidecar: ...``.
 
     For tests and for embedding in a process that already runs something else. ``stop()`` stops
     the receiver; shutting the exporter down stays the caller's decision.
     """
 
+    thread_name = "otel-tool-exporter-sidecar"
+
     def __init__(
         self, exporter: ToolLogExporter, config: SidecarConfig | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
+        super().__init__()
         self.exporter = exporter
         self.config = config or SidecarConfig()
         self.host = host
         self.port = port
         self.app: web.Application | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -257,44 +249,10 @@ class SidecarServer:
     def traces_url(self) -> str:
         return f"{self.url}/v1/traces"
 
-    def start(self) -> SidecarServer:
-        ready = threading.Event()
-        errors: list[BaseException] = []
+    async def _open(self) -> None:
+        self.app = create_app(self.exporter, self.config)
+        self._runner, self.port = await start_site(self.app, self.host, self.port, shutdown_timeout=2.0)
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            try:
-                self.app = create_app(self.exporter, self.config)
-                self._runner, self.port = loop.run_until_complete(
-                    start_site(self.app, self.host, self.port, shutdown_timeout=2.0)
-                )
-            except BaseException as exc:
-                errors.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="otel-tool-exporter-sidecar", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if errors:
-            raise errors[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self) -> SidecarServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import random
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from .._background import BackgroundServer, serve_app
 from ..models import ToolLogRequest
 from ..values import canonical
 from .page import register_routes, render_index
@@ -250,18 +250,19 @@ def create_app(db: str = ":memory:", faults: Faults | None = None) -> web.Applic
     return app
 
 
-class StubServer:
+class StubServer(BackgroundServer):
     """The stub on a background thread, for tests and the demo: ``with StubServer() as stub:``."""
+
+    thread_name = "otel-tool-exporter-stub"
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, db: str = ":memory:", faults: Faults | None = None
     ) -> None:
+        super().__init__()
         self.host = host
         self.port = port
         self.db = db
         self._faults = faults
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.app: web.Application | None = None
 
@@ -286,48 +287,12 @@ class StubServer:
     def set_faults(self, **changes: Any) -> None:
         self.state.faults = Faults(**{**asdict(self.state.faults), **changes})
 
-    def start(self) -> StubServer:
-        ready = threading.Event()
-        errors: list[BaseException] = []
+    async def _open(self) -> None:
+        self.app = create_app(self.db, self._faults)
+        self._runner, self.port = await serve_app(self.app, self.host, self.port)
 
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            try:
-                self.app = create_app(self.db, self._faults)
-                self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
-                loop.run_until_complete(self._runner.setup())
-                site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-                loop.run_until_complete(site.start())
-                if self.port == 0:
-                    self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            except BaseException as exc:
-                errors.append(exc)
-                ready.set()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="otel-tool-exporter-stub", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if errors:
-            raise errors[0]
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
         if self.app is not None:
             self.app[STATE].store.close()
-        self._thread = None
-
-    def __enter__(self) -> StubServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
