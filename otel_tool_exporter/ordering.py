@@ -163,18 +163,6 @@ class OrderingEngine:
             self._tracked += 1
         return node
 
-    def started(
-        self, trace_id: int, span_id: int, parent: int | None, *, is_tool: bool | None, explicit: str | None
-    ) -> None:
-        """A span started (``ToolSpanProcessor.on_start``); ``is_tool=None``: cannot tell yet."""
-        trace = self._trace(trace_id)
-        state = OPEN_TOOL if is_tool else OPEN_UNKNOWN if is_tool is None else OPEN_OTHER
-        node = self._node(trace, span_id, parent, state)
-        if node.state == UNSEEN:
-            node.state = state
-            node.parent = parent
-        node.explicit = node.explicit or explicit
-
     def started_lazy(self, trace_id: int, span_id: int, parent: int | None, live: Any) -> None:
         """A span started; what it is gets decided only if a descendant's walk reaches it while it
         is still open (``classify(live) -> (is_tool, explicit_parent)``)."""
