@@ -421,12 +421,12 @@ class Pipeline:
             try:
                 result = apply_hook(self.redact_hook, mapped.request)
             except Exception as exc:
-                stats.dropped["redact_hook_error"] += 1
+                stats.drop("redact_hook_error")
                 self._log_once(f"hook:{type(exc).__name__}", "redact hook raised %s: Log dropped", type(exc).__name__)
                 engine.ended_not_logged(span, failure="redact_hook_error")
                 return
             if result is None:
-                stats.dropped["redacted"] += 1
+                stats.drop("redacted")
                 engine.ended_not_logged(span, failure="redacted")
                 return
             mapped.request = result

@@ -10,7 +10,8 @@ __all__ = ["Stats"]
 
 
 class Stats:
-    """Plain counters; written by the delivery thread (and drop counts by the app thread).
+    """Plain counters, written by the delivery thread; ``dropped`` is written by the app thread
+    too, so every drop goes through :meth:`drop`, under the lock.
 
     ``snapshot()`` is what ``ToolLogExporter.stats()`` returns.
     """

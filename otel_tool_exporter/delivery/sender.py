@@ -130,7 +130,7 @@ class Sender:
             if self.spool is not None and job.row is not None:
                 self._park(job)
                 return
-            self.stats.dropped["backlog_full"] += 1
+            self.stats.drop("backlog_full")
             self._log_once(
                 "backlog_full", "delivery backlog full (max_queue=%d): dropping Logs", self.settings.max_queue
             )
