@@ -6,6 +6,15 @@ OpenTelemetry ends children first. This engine keeps, per trace, what is known o
 blocked thread — on the nearest ancestor that is or will be logged. Every wait is bounded.
 
 It runs on the delivery thread only, so it needs no locks.
+
+Memory and the application's garbage collector: ancestry is kept for up to ``max_tracked_spans``
+spans, and every object in it that the cycle collector tracks is walked again by each full
+collection the *application* runs (in whichever thread triggers it). So a span whose story is over
+— ended, nothing waiting on it — is kept not as a ``Node`` but as an untracked value: an ``int``
+(an ordinary span: its parent's id, 0 for none), a ``str`` (a logged tool span: its Log id) or a
+tuple of ints and strings (the rare rest, which the collector untracks on its first pass). A
+trace's own bookkeeping lives in engine-wide dicts of plain numbers. A remembered trace then costs
+the collector nothing once its spans are settled (see ``benchmarks/bench_hot_path.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import heapq
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .mapping import MappedLog
@@ -51,6 +60,7 @@ OPEN_UNKNOWN = 0
 OPEN_LAZY = -1
 
 _WAITABLE = (OPEN_TOOL, PENDING, UNSEEN, OPEN_UNKNOWN)
+_SETTLED = (NONTOOL, LOGGED, FAILED)  # ended, and nothing about them changes again
 
 
 @dataclass(slots=True)
@@ -81,11 +91,28 @@ class Job:
     replayed: bool = False  # rebuilt from the spool after a restart
 
 
-@dataclass(slots=True)
-class _Trace:
-    nodes: dict[int, Node] = field(default_factory=dict)
-    touched: float = 0.0
-    busy: int = 0  # pending + waiting jobs: a busy trace is never evicted
+# A trace's spans: a live Node while something about the span can still change, else its settled
+# value (see the module docstring and _settled).
+Nodes = dict[int, "Node | int | str | tuple[int | None, int, str | None, str | None, str | None]"]
+
+
+def _settled(node: Node) -> int | str | tuple[int | None, int, str | None, str | None, str | None]:
+    """The untracked value kept for a node that nothing waits on and that will not change again."""
+    if node.state == NONTOOL and node.explicit is None and node.failure is None:
+        return node.parent or 0
+    if node.state == LOGGED and node.log_id is not None:
+        return node.log_id  # a walk stops at a logged span: its own parent is never read again
+    return (node.parent, node.state, node.log_id, node.explicit, node.failure)
+
+
+def _thawed(value: int | str | tuple[int | None, int, str | None, str | None, str | None]) -> Node:
+    """A live Node again for a settled value (only on rare paths: a settled span touched again)."""
+    if type(value) is int:
+        return Node(value or None, NONTOOL)
+    if type(value) is str:
+        return Node(None, LOGGED, log_id=value)
+    parent, state, log_id, explicit, failure = value  # type: ignore[misc]
+    return Node(parent, state, log_id=log_id, explicit=explicit, failure=failure)
 
 
 class OrderingEngine:
@@ -117,7 +144,11 @@ class OrderingEngine:
         self.max_tracked_spans = max_tracked_spans
         self.ancestry_from_start = ancestry_from_start
         self._clock = clock
-        self._traces: OrderedDict[int, _Trace] = OrderedDict()
+        # trace id -> its spans, least recently touched first; the touch time and the count of
+        # pending + waiting jobs (a busy trace is never evicted) are kept beside it
+        self._traces: OrderedDict[int, Nodes] = OrderedDict()
+        self._touched: dict[int, float] = {}
+        self._busy: dict[int, int] = {}
         self.now = clock()  # refreshed by tick(): one clock read per batch of spans, not per span
         self._tracked = 0
         self._waiting = 0
@@ -147,31 +178,46 @@ class OrderingEngine:
                 yield job
 
     # ------------------------------------------------------------------ span facts
-    def _trace(self, trace_id: int) -> _Trace:
-        trace = self._traces.get(trace_id)
-        if trace is None:
-            trace = self._traces[trace_id] = _Trace()
+    def _trace(self, trace_id: int) -> Nodes:
+        nodes = self._traces.get(trace_id)
+        if nodes is None:
+            nodes = self._traces[trace_id] = {}
         else:
             self._traces.move_to_end(trace_id)
-        trace.touched = self.now
-        return trace
+        self._touched[trace_id] = self.now
+        return nodes
 
-    def _node(self, trace: _Trace, span_id: int, parent: int | None, state: int) -> Node:
-        node = trace.nodes.get(span_id)
+    def _node(self, nodes: Nodes, span_id: int, parent: int | None, state: int) -> Node:
+        """The live Node of a span, created (or thawed from its settled value) if need be."""
+        node = nodes.get(span_id)
         if node is None:
-            node = trace.nodes[span_id] = Node(parent, state)
+            node = nodes[span_id] = Node(parent, state)
             self._tracked += 1
-        return node
+        elif type(node) is not Node:
+            node = nodes[span_id] = _thawed(node)  # type: ignore[arg-type]
+        return node  # type: ignore[return-value]
+
+    def _settle_node(self, nodes: Nodes, span_id: int, node: Node) -> None:
+        """Replace a node that nothing waits on any more by its settled (untracked) value."""
+        if not node.waiters and node.state in _SETTLED and nodes.get(span_id) is node:
+            nodes[span_id] = _settled(node)
+
+    def _busier(self, trace_id: int, delta: int) -> None:
+        busy = self._busy.get(trace_id, 0) + delta
+        if busy > 0:
+            self._busy[trace_id] = busy
+        else:
+            self._busy.pop(trace_id, None)
 
     def started_lazy(self, trace_id: int, span_id: int, parent: int | None, live: Any) -> None:
         """A span started; what it is gets decided only if a descendant's walk reaches it while it
         is still open (``classify(live) -> (is_tool, explicit_parent)``)."""
-        trace = self._trace(trace_id)
-        node = trace.nodes.get(span_id)
+        nodes = self._trace(trace_id)
+        node = nodes.get(span_id)
         if node is None:
-            trace.nodes[span_id] = Node(parent, OPEN_LAZY, live=live)
+            nodes[span_id] = Node(parent, OPEN_LAZY, live=live)
             self._tracked += 1
-        elif node.state == UNSEEN:
+        elif type(node) is Node and node.state == UNSEEN:
             node.state = OPEN_LAZY
             node.parent = parent
             node.live = live
@@ -191,9 +237,11 @@ class OrderingEngine:
 
     def is_known_end(self, trace_id: int, span_id: int) -> bool:
         """True when this span's end was handled already (a duplicate hand-off)."""
-        trace = self._traces.get(trace_id)
-        node = trace.nodes.get(span_id) if trace is not None else None
-        return node is not None and node.state >= NONTOOL
+        nodes = self._traces.get(trace_id)
+        node = nodes.get(span_id) if nodes is not None else None
+        if node is None:
+            return False
+        return type(node) is not Node or node.state >= NONTOOL  # type: ignore[union-attr]
 
     def ended_not_logged(self, span: SpanRecord, *, explicit: str | None = None, failure: str | None = None) -> None:
         """A span ended that will not be logged: not a tool, or dropped (``failure`` says why)."""
@@ -210,84 +258,102 @@ class OrderingEngine:
     ) -> bool:
         """:meth:`ended_not_logged` from bare ids (the pipeline's fast path for ordinary spans).
         Returns False, changing nothing, when this span's end was handled before (a duplicate)."""
-        trace = self._trace(trace_id)
-        node = trace.nodes.get(span_id)
+        nodes = self._trace(trace_id)
+        node = nodes.get(span_id)
         if node is None:
-            node = trace.nodes[span_id] = Node(
-                parent, FAILED if failure else NONTOOL, explicit=explicit, failure=failure
+            # the common case, an ordinary span seen only at its end: settled from the start
+            nodes[span_id] = (
+                (parent or 0)
+                if explicit is None and failure is None
+                else (parent, FAILED if failure else NONTOOL, None, explicit, failure)
             )
             self._tracked += 1
             return True
-        if node.state >= NONTOOL and failure is None:
+        if type(node) is not Node:
+            if failure is None:
+                return False  # settled values are all ended spans: this end is a duplicate
+            node = nodes[span_id] = _thawed(node)  # type: ignore[arg-type]
+        elif node.state >= NONTOOL and failure is None:
             return False
+        elif not node.waiters and failure is None and explicit is None and node.explicit is None:
+            nodes[span_id] = parent or 0  # the usual end of a started span: settled at once
+            return True
         node.live = None
         node.parent = parent
         node.explicit = node.explicit or explicit
         node.state = FAILED if failure else NONTOOL
         node.failure = failure
         if node.waiters:
-            self._wake(trace, node)
+            self._wake(nodes, node)
+        self._settle_node(nodes, span_id, node)
         return True
 
     def submit(self, job: Job) -> None:
         """A tool span ended and was mapped: release it now or let it wait for its parent."""
         span = job.span
-        trace = self._trace(span.trace_id)
-        node = self._node(trace, span.span_id, span.parent_span_id, PENDING)
+        nodes = self._trace(span.trace_id)
+        node = self._node(nodes, span.span_id, span.parent_span_id, PENDING)
         node.parent = span.parent_span_id
         node.state = PENDING
         node.live = None
         node.explicit = job.mapped.explicit_parent or node.explicit
-        trace.busy += 1
-        self._resolve(trace, job)
+        self._busier(span.trace_id, 1)
+        self._resolve(nodes, job)
 
     def submit_resolved(self, job: Job) -> None:
         """A job whose ``trace_parent_id`` is already settled (replayed from the spool): it only
         needs its node, so that children can wait for it."""
         span = job.span
-        trace = self._trace(span.trace_id)
-        node = self._node(trace, span.span_id, span.parent_span_id, PENDING)
+        nodes = self._trace(span.trace_id)
+        node = self._node(nodes, span.span_id, span.parent_span_id, PENDING)
         node.state = PENDING
-        trace.busy += 1
+        self._busier(span.trace_id, 1)
 
     def resubmit(self, job: Job) -> None:
         """Resolve a job registered with :meth:`submit_resolved` whose parent is not settled."""
         self._resolve(self._trace(job.span.trace_id), job)
 
     def logged(self, job: Job, log_id: str) -> None:
-        trace, node = self._finish(job)
-        if node is not None:
-            node.state = LOGGED
-            node.log_id = log_id
-            self._wake(trace, node)
+        self._finish(job, LOGGED, log_id=log_id)
 
     def failed(self, job: Job, reason: str) -> None:
-        trace, node = self._finish(job)
-        if node is not None:
-            node.state = FAILED
-            node.failure = reason
-            self._wake(trace, node)
+        self._finish(job, FAILED, failure=reason)
 
     def remember_log(self, trace_id: int, span_id: int, parent: int | None, log_id: str) -> None:
         """A Log created earlier (e.g. before a restart, from the spool's map)."""
-        trace = self._trace(trace_id)
-        node = self._node(trace, span_id, parent, LOGGED)
+        nodes = self._trace(trace_id)
+        node = self._node(nodes, span_id, parent, LOGGED)
         node.state = LOGGED
         node.log_id = log_id
-        self._wake(trace, node)
+        self._wake(nodes, node)
+        self._settle_node(nodes, span_id, node)
 
-    def _finish(self, job: Job) -> tuple[_Trace | None, Node | None]:
-        trace = self._traces.get(job.span.trace_id)
-        if trace is None:
-            return None, None
-        trace.busy = max(0, trace.busy - 1)
-        return trace, trace.nodes.get(job.span.span_id)
+    def _finish(self, job: Job, state: int, *, log_id: str | None = None, failure: str | None = None) -> None:
+        """A job's Log was created or finally failed: its node settles, and its waiters move on."""
+        span = job.span
+        trace_id = span.trace_id
+        nodes = self._traces.get(trace_id)
+        if nodes is None:
+            return
+        self._busier(trace_id, -1)
+        node = nodes.get(span.span_id)
+        if node is None:
+            return
+        if type(node) is not Node:
+            node = nodes[span.span_id] = _thawed(node)  # type: ignore[arg-type]
+        node.state = state
+        if log_id is not None:
+            node.log_id = log_id
+        if failure is not None:
+            node.failure = failure
+        self._wake(nodes, node)
+        self._settle_node(nodes, span.span_id, node)
 
     # ------------------------------------------------------------------ resolution
-    def _resolve(self, trace: _Trace, job: Job) -> None:
+    def _resolve(self, nodes: Nodes, job: Job) -> None:
         span = job.span
-        own = trace.nodes.get(span.span_id)
-        if own is not None and own.explicit:
+        own = nodes.get(span.span_id)
+        if type(own) is Node and own.explicit:
             self._release(job, own.explicit, None)
             return
         current = span.parent_span_id
@@ -295,37 +361,54 @@ class OrderingEngine:
         steps = 0
         while current is not None and steps < 10_000:
             steps += 1
-            node = trace.nodes.get(current)
-            if node is None:
-                if job.replayed:
-                    # the process that saw this span's ancestors is gone, and so is their ancestry
-                    failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
-                    break
-                if self.ancestry_from_start:
-                    break  # started before we were attached, or remote: nothing to wait for
-                node = self._node(trace, current, None, UNSEEN)
-            if node.state == OPEN_LAZY:
-                self._settle(node)
-            state = node.state
-            if state == LOGGED:
-                self._release(job, node.log_id, failed)
+            found = nodes.get(current)
+            kind = type(found)
+            if kind is int:  # a settled ordinary span: go on to its parent
+                current = found or None  # type: ignore[assignment]
+                continue
+            if kind is str:  # a settled logged tool span: the parent this job was looking for
+                self._release(job, found, failed)  # type: ignore[arg-type]
                 return
-            if state in _WAITABLE:
-                self._wait(trace, node, current, job)
+            if kind is tuple:
+                parent, state, log_id, explicit, failure = found  # type: ignore[misc]
+            else:
+                if found is None:
+                    if job.replayed:
+                        # the process that saw this span's ancestors is gone, and so is their ancestry
+                        failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
+                        break
+                    if self.ancestry_from_start:
+                        break  # started before we were attached, or remote: nothing to wait for
+                    found = self._node(nodes, current, None, UNSEEN)
+                node: Node = found  # type: ignore[assignment]
+                if node.state == OPEN_LAZY:
+                    self._settle(node)
+                if node.state in _WAITABLE:
+                    self._wait(node, current, job)
+                    return
+                parent, state, log_id, explicit, failure = (
+                    node.parent,
+                    node.state,
+                    node.log_id,
+                    node.explicit,
+                    node.failure,
+                )
+            if state == LOGGED:
+                self._release(job, log_id, failed)
                 return
             if state == FAILED and failed is None:
                 failed = {
                     "span_id": format_span_id(current),
                     "reason": Reason.PARENT_FAILED,
-                    "detail": node.failure or "",
+                    "detail": failure or "",
                 }
-            if node.explicit:
-                self._release(job, node.explicit, failed)
+            if explicit:
+                self._release(job, explicit, failed)
                 return
-            current = node.parent
+            current = parent
         self._release(job, None, failed)
 
-    def _wait(self, trace: _Trace, node: Node, span_id: int, job: Job) -> None:
+    def _wait(self, node: Node, span_id: int, job: Job) -> None:
         if job.waiting_on is None and job.deadline == 0.0:
             if self._waiting >= self.max_pending:
                 self._release(job, None, {"span_id": format_span_id(span_id), "reason": Reason.PENDING_FULL})
@@ -341,14 +424,14 @@ class OrderingEngine:
         if self._on_wait is not None:
             self._on_wait(job, span_id)
 
-    def _wake(self, trace: _Trace | None, node: Node) -> None:
-        if trace is None or not node.waiters:
+    def _wake(self, nodes: Nodes, node: Node) -> None:
+        if not node.waiters:
             return
         waiters, node.waiters = node.waiters, None
         for job in waiters:
             if job.waiting_on is None:
                 continue
-            self._resolve(trace, job)
+            self._resolve(nodes, job)
 
     def _release(self, job: Job, parent_log_id: str | None, unresolved: dict[str, str] | None) -> None:
         if job.waiting_on is not None:
@@ -363,9 +446,9 @@ class OrderingEngine:
         key = job.waiting_on
         if key is None:
             return
-        trace = self._traces.get(key[0])
-        node = trace.nodes.get(key[1]) if trace is not None else None
-        if node is not None and node.waiters:
+        nodes = self._traces.get(key[0])
+        node = nodes.get(key[1]) if nodes is not None else None
+        if type(node) is Node and node.waiters:
             try:
                 node.waiters.remove(job)
             except ValueError:
@@ -406,15 +489,17 @@ class OrderingEngine:
         if not traces:
             return
         now = self.now
+        touched = self._touched
         rotations = 0
         while traces and rotations < 64:
-            trace_id, trace = next(iter(traces.items()))
-            expired = now - trace.touched > self.trace_ttl
+            trace_id, nodes = next(iter(traces.items()))
+            expired = now - touched.get(trace_id, now) > self.trace_ttl
             if not expired and self._tracked <= self.max_tracked_spans:
                 return
-            if trace.busy:  # waiting children are pending jobs of this same trace
+            if trace_id in self._busy:  # waiting children are pending jobs of this same trace
                 traces.move_to_end(trace_id)
                 rotations += 1
                 continue
             del traces[trace_id]
-            self._tracked -= len(trace.nodes)
+            touched.pop(trace_id, None)
+            self._tracked -= len(nodes)
