@@ -4,6 +4,8 @@ trace_parent_id matching the span tree or recorded as unresolved with its reason
 from __future__ import annotations
 
 import asyncio
+import gc
+import random
 import threading
 import time
 from typing import Any
@@ -15,6 +17,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_tool_exporter import SpanRecord, ToolLogExporter, ToolSpanProcessor
+from otel_tool_exporter import pipeline as pipeline_module
+from otel_tool_exporter.ordering import OrderingEngine
 
 from .conftest import logs_by_path, make_exporter
 from .spans_util import agent, tool
@@ -360,6 +364,54 @@ def test_ancestry_memory_stays_bounded_over_a_million_spans() -> None:
     assert stats["received"] >= 600_000 - 1  # every span reached the pipeline (3 per trace)
     assert stats["dropped"] == {}
     assert peak <= 5_000 + 3
+    provider.shutdown()
+
+
+def test_remembered_ancestry_adds_nothing_to_the_applications_garbage_collections() -> None:
+    """Every object the cycle collector tracks is walked again by each full collection the
+    application runs. Ancestry kept for 60,000 settled spans (ordinary, logged, failed, with an
+    explicit parent; in chains) must not leave such objects behind once a collection has seen them."""
+    engine = OrderingEngine(lambda job, parent, unresolved: None, ancestry_from_start=True, max_tracked_spans=10**6)
+    rng = random.Random(7)
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(20_000):
+        trace = rng.getrandbits(128)
+        root, child, leaf = rng.getrandbits(64), rng.getrandbits(64), rng.getrandbits(64)
+        for span, parent in ((root, None), (child, root), (leaf, child)):
+            engine.started_lazy(trace, span, parent, object())
+        engine.ended_plain(trace, leaf, child, failure="redacted" if i % 10 == 0 else None)
+        engine.ended_plain(trace, child, root, explicit="log_explicit" if i % 7 == 0 else None)
+        engine.remember_log(trace, root, None, f"log_{i}")
+    assert engine.tracked_spans == 60_000
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert grown < 600, f"{grown} objects tracked by the GC for 60,000 remembered spans"
+
+
+def test_a_burst_puts_tool_spans_aside_and_still_nests_every_log(stub: Any, monkeypatch: Any) -> None:
+    """While spans pour in, the delivery thread handles ordinary spans at once and holds tool spans
+    back (pipeline.DEFER_*). Parents ending, and being forgotten as ordinary, while their tool
+    descendants wait aside must not change any trace_parent_id; a flush still returns everything."""
+    monkeypatch.setattr(pipeline_module, "DEFER_MAX_SECONDS", 10.0)  # the whole burst, held
+    exporter = make_exporter(stub)
+    provider, memory = _recording_provider(exporter)
+    tracer = provider.get_tracer("t")
+    held_seen = 0
+    for i in range(400):  # tool → ordinary → tool → ordinary, with an ordinary root
+        with agent(tracer):
+            with tool(tracer, "outer", {"i": i}, "ok"):
+                with tracer.start_as_current_span("http GET"):
+                    with tool(tracer, "inner", {"i": i}, "ok"):
+                        with tracer.start_as_current_span("db query"):
+                            pass
+        held_seen = max(held_seen, len(exporter.pipeline._held))
+    assert held_seen > 0, "the burst never triggered the hold-aside path"
+    assert provider.force_flush(30_000)
+    logs = _all_logs(stub)
+    assert len(logs) == 800
+    _assert_tree_matches(stub, list(memory.get_finished_spans()))
+    assert sum(1 for log in logs if log.get("trace_parent_id")) == 400
     provider.shutdown()
 
 
