@@ -92,10 +92,8 @@ class Job:
 
 
 # A trace's spans: a live Node while something about the span can still change, else its settled
-# value (see the module docstring and _settled). A span started and not looked at yet (OPEN_LAZY,
-# most spans between their start and their end) is a two-item list [parent, live span]: the
-# cheapest record to make, on a path every span takes.
-Nodes = dict[int, "Node | list[Any] | int | str | tuple[int | None, int, str | None, str | None, str | None]"]
+# value (see the module docstring and _settled).
+Nodes = dict[int, "Node | int | str | tuple[int | None, int, str | None, str | None, str | None]"]
 
 
 def _settled(node: Node) -> int | str | tuple[int | None, int, str | None, str | None, str | None]:
@@ -107,10 +105,8 @@ def _settled(node: Node) -> int | str | tuple[int | None, int, str | None, str |
     return (node.parent, node.state, node.log_id, node.explicit, node.failure)
 
 
-def _thawed(value: list[Any] | int | str | tuple[int | None, int, str | None, str | None, str | None]) -> Node:
-    """A live Node for a started-only span, or again for a settled value (rare: touched again)."""
-    if type(value) is list:
-        return Node(value[0], OPEN_LAZY, live=value[1])
+def _thawed(value: int | str | tuple[int | None, int, str | None, str | None, str | None]) -> Node:
+    """A live Node again for a settled value (only on rare paths: a settled span touched again)."""
     if type(value) is int:
         return Node(value or None, NONTOOL)
     if type(value) is str:
@@ -219,7 +215,7 @@ class OrderingEngine:
         nodes = self._trace(trace_id)
         node = nodes.get(span_id)
         if node is None:
-            nodes[span_id] = [parent, live]
+            nodes[span_id] = Node(parent, OPEN_LAZY, live=live)
             self._tracked += 1
         elif type(node) is Node and node.state == UNSEEN:
             node.state = OPEN_LAZY
@@ -245,10 +241,7 @@ class OrderingEngine:
         node = nodes.get(span_id) if nodes is not None else None
         if node is None:
             return False
-        kind = type(node)
-        if kind is list:
-            return False  # started, not ended
-        return kind is not Node or node.state >= NONTOOL  # type: ignore[union-attr]
+        return type(node) is not Node or node.state >= NONTOOL  # type: ignore[union-attr]
 
     def ended_not_logged(self, span: SpanRecord, *, explicit: str | None = None, failure: str | None = None) -> None:
         """A span ended that will not be logged: not a tool, or dropped (``failure`` says why)."""
@@ -276,13 +269,7 @@ class OrderingEngine:
             )
             self._tracked += 1
             return True
-        kind = type(node)
-        if kind is list:  # the usual end of a started span
-            if failure is None and explicit is None:
-                nodes[span_id] = parent or 0  # settled at once
-                return True
-            node = nodes[span_id] = _thawed(node)  # type: ignore[arg-type]
-        elif kind is not Node:
+        if type(node) is not Node:
             if failure is None:
                 return False  # settled values are all ended spans: this end is a duplicate
             node = nodes[span_id] = _thawed(node)  # type: ignore[arg-type]
@@ -385,9 +372,7 @@ class OrderingEngine:
             if kind is tuple:
                 parent, state, log_id, explicit, failure = found  # type: ignore[misc]
             else:
-                if kind is list:  # started, not looked at yet: a live Node from here on
-                    found = nodes[current] = _thawed(found)  # type: ignore[arg-type]
-                elif found is None:
+                if found is None:
                     if job.replayed:
                         # the process that saw this span's ancestors is gone, and so is their ancestry
                         failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
