@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark once, in order; each prints its table and ends with a key=value line.
-# Takes about 10 minutes on 2 cores. Output also goes to benchmarks/results-<date>.txt.
+# Takes about 5 minutes on 2 cores. Output also goes to benchmarks/results-<date>.txt.
 set -euo pipefail
 cd "$(dirname "$0")"
 out="results-$(date +%Y%m%d-%H%M%S).txt"

@@ -56,7 +56,7 @@ IDLE_BATCH = 256  # with no request out there is nothing to interleave: fewer tu
 
 # Yielding to a burst. Mapping and sending a tool Log costs ~0.1 ms here, far more than the span
 # cost the application; done while the application is making spans, it competes with it for the
-# GIL (bench_hot_path: a burst of tool spans cost the app thread 1.2-1.27x BatchSpanProcessor's
+# GIL (bench_hot_path: a burst of tool spans cost the app thread 1.12-1.27x BatchSpanProcessor's
 # CPU, and 2x its wall time). So while spans pour in (a burst: DEFER_MIN_ARRIVALS or more during
 # one DEFER_STEP_SECONDS step) the worker does only the cheap part every step (span starts,
 # ordinary span ends, which frees their memory at once) and puts the tool spans aside, for at most
