@@ -111,7 +111,9 @@ def apply_hook(hook: RedactHook, request: ToolLogRequest) -> ToolLogRequest | No
     if not isinstance(result, ToolLogRequest):
         raise RedactHookError(f"redact hook returned {type(result).__name__}, not ToolLogRequest or None")
     try:
-        checked = ToolLogRequest.model_validate(result.to_dict())
+        # warnings=False: a wrongly typed field is the validation error below, not a UserWarning
+        # from pydantic's serializer in the application's output
+        checked = ToolLogRequest.model_validate(result.model_dump(mode="json", exclude_none=True, warnings=False))
     except Exception as exc:
         raise RedactHookError(f"redact hook returned an invalid request: {type(exc).__name__}") from None
     if otel is not None:

@@ -92,7 +92,7 @@ def test_hook_that_raises_fails_closed_and_is_counted(stub: StubServer, provider
     assert exporter.stats()["dropped"] == {"redact_hook_error": 1}
 
 
-def test_hook_returning_something_else_fails_closed(stub: StubServer, provider_for: Any) -> None:
+def test_hook_returning_something_else_fails_closed(stub: StubServer, provider_for: Any, recwarn: Any) -> None:
     def hook(request: ToolLogRequest) -> Any:
         if request.path == "get_weather":
             return request.to_dict()  # a dict, not a request
@@ -102,6 +102,7 @@ def test_hook_returning_something_else_fails_closed(stub: StubServer, provider_f
     _, exporter = _run(provider_for, redact=hook)
     assert logs_by_path(stub) == {}
     assert exporter.stats()["dropped"] == {"redact_hook_error": 2}
+    assert [str(w.message) for w in recwarn] == []  # counted and logged, no warning in the app's output
 
 
 def test_children_of_a_dropped_log_are_still_sent(stub: StubServer, provider_for: Any) -> None:
