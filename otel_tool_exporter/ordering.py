@@ -91,21 +91,26 @@ class Job:
     replayed: bool = False  # rebuilt from the spool after a restart
 
 
+Settled = int | str | tuple[int | None, int, str | None, str | None, str | None]
+
 # A trace's spans: a live Node while something about the span can still change, else its settled
 # value (see the module docstring and _settled).
-Nodes = dict[int, "Node | int | str | tuple[int | None, int, str | None, str | None, str | None]"]
+Nodes = dict[int, "Node | Settled"]
 
 
-def _settled(node: Node) -> int | str | tuple[int | None, int, str | None, str | None, str | None]:
-    """The untracked value kept for a node that nothing waits on and that will not change again."""
-    if node.state == NONTOOL and node.explicit is None and node.failure is None:
-        return node.parent or 0
-    if node.state == LOGGED and node.log_id is not None:
-        return node.log_id  # a walk stops at a logged span: its own parent is never read again
-    return (node.parent, node.state, node.log_id, node.explicit, node.failure)
+def _settled(
+    parent: int | None, state: int, log_id: str | None = None, explicit: str | None = None, failure: str | None = None
+) -> Settled:
+    """The untracked value kept for a span that nothing waits on and that will not change again.
+    (The hot paths in ``ended_plain`` write its most common case, ``parent or 0``, themselves.)"""
+    if state == NONTOOL and explicit is None and failure is None:
+        return parent or 0
+    if state == LOGGED and log_id is not None:
+        return log_id  # a walk stops at a logged span: its own parent is never read again
+    return (parent, state, log_id, explicit, failure)
 
 
-def _thawed(value: int | str | tuple[int | None, int, str | None, str | None, str | None]) -> Node:
+def _thawed(value: Settled) -> Node:
     """A live Node again for a settled value (only on rare paths: a settled span touched again)."""
     if type(value) is int:
         return Node(value or None, NONTOOL)
@@ -197,10 +202,10 @@ class OrderingEngine:
             node = nodes[span_id] = _thawed(node)  # type: ignore[arg-type]
         return node  # type: ignore[return-value]
 
-    def _settle_node(self, nodes: Nodes, span_id: int, node: Node) -> None:
+    def _store_settled(self, nodes: Nodes, span_id: int, node: Node) -> None:
         """Replace a node that nothing waits on any more by its settled (untracked) value."""
         if not node.waiters and node.state in _SETTLED and nodes.get(span_id) is node:
-            nodes[span_id] = _settled(node)
+            nodes[span_id] = _settled(node.parent, node.state, node.log_id, node.explicit, node.failure)
 
     def _busier(self, trace_id: int, delta: int) -> None:
         busy = self._busy.get(trace_id, 0) + delta
@@ -265,7 +270,7 @@ class OrderingEngine:
             nodes[span_id] = (
                 (parent or 0)
                 if explicit is None and failure is None
-                else (parent, FAILED if failure else NONTOOL, None, explicit, failure)
+                else _settled(parent, FAILED if failure else NONTOOL, explicit=explicit, failure=failure)
             )
             self._tracked += 1
             return True
@@ -285,7 +290,7 @@ class OrderingEngine:
         node.failure = failure
         if node.waiters:
             self._wake(nodes, node)
-        self._settle_node(nodes, span_id, node)
+        self._store_settled(nodes, span_id, node)
         return True
 
     def submit(self, job: Job) -> None:
@@ -326,7 +331,7 @@ class OrderingEngine:
         node.state = LOGGED
         node.log_id = log_id
         self._wake(nodes, node)
-        self._settle_node(nodes, span_id, node)
+        self._store_settled(nodes, span_id, node)
 
     def _finish(self, job: Job, state: int, *, log_id: str | None = None, failure: str | None = None) -> None:
         """A job's Log was created or finally failed: its node settles, and its waiters move on."""
@@ -347,7 +352,7 @@ class OrderingEngine:
         if failure is not None:
             node.failure = failure
         self._wake(nodes, node)
-        self._settle_node(nodes, span.span_id, node)
+        self._store_settled(nodes, span.span_id, node)
 
     # ------------------------------------------------------------------ resolution
     def _resolve(self, nodes: Nodes, job: Job) -> None:
