@@ -357,10 +357,7 @@ class Pipeline:
                     defer_left = 0.0
                 else:
                     self.engine.tick()
-                    ends = min(len(queue), DEFER_MAX_SPANS)  # counted before the starts are drained
-                    self._drain_starts()
-                    for _ in range(ends):
-                        self._handle(queue.popleft(), held)
+                    self._take_ends(DEFER_MAX_SPANS, held)
                     self.engine.tick()
                     await asyncio.sleep(DEFER_STEP_SECONDS)
                     # a burst keeps the worker out of the way; a quiet step ends the yielding
@@ -370,8 +367,6 @@ class Pipeline:
                         defer_left = 0.0
                     continue
             self.engine.tick()
-            # Ends counted first, starts drained second: every end among those counted was handed
-            # in after its span's (and all its ancestors') start, so the engine has seen them all.
             if sender.backlog_full:
                 await sender.wait_for_room()  # send what is mapped before mapping more
             # short turns only while requests are out (their answers want reading); else long ones
@@ -380,15 +375,18 @@ class Pipeline:
                 for _ in range(min(len(held), turn)):
                     self._handle(held.popleft())
             else:
-                ends = min(len(queue), turn)
-                self._drain_starts()
-                for _ in range(ends):
-                    self._handle(queue.popleft())
+                self._take_ends(turn)
             self.engine.tick()
             self._arm_timer()
             await asyncio.sleep(0)
 
-    def _drain_starts(self) -> None:
+    def _take_ends(self, limit: int, held: deque[Any] | None = None) -> None:
+        """Handle up to ``limit`` queued ends (see :meth:`_handle` for ``held``).
+
+        Ends are counted first, starts drained second: every end among those counted was handed
+        in after its span's (and all its ancestors') start, so the engine has seen them all."""
+        queue = self._queue
+        ends = min(len(queue), limit)
         starts = self._starts
         handle_start = self._handle_start
         while starts:
@@ -396,6 +394,8 @@ class Pipeline:
                 handle_start(starts.popleft())
             except Exception:
                 logger.exception("otel_tool_exporter: internal error while recording a span start")
+        for _ in range(ends):
+            self._handle(queue.popleft(), held)
 
     def _handle(self, item: Any, held: deque[Any] | None = None) -> None:
         """One item from the queue. With ``held`` (during a burst) only the cheap part is done
