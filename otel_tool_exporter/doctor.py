@@ -23,7 +23,7 @@ import httpx
 from .conventions import ConventionRegistry
 from .limits import cap_request
 from .logtree import parse_time
-from .mapping import EXPLICIT_PARENT_KEY, map_tool_span
+from .mapping import EXPLICIT_PARENT_KEY, map_recognised
 from .redaction import Redactor
 from .schemas import SchemaMemory
 from .settings import ConfigurationError, Settings, env_name, is_loopback_url
@@ -398,20 +398,10 @@ def _explain_span(
         "result recorded" if call.result is not MISSING else "result NOT recorded",
     ]
     report.line(f"  ✓ tool span: convention {call.convention!r}, tool {call.name!r}; " + ", ".join(recorded))
-    mapped = map_tool_span(
-        span,
-        call,
-        path_prefix=settings.path_prefix,
-        version_id=settings.version_id,
-        environment=settings.environment,
-        save=settings.save,
-        schema_hint=schemas.lookup(span.trace_id, call.name),
-    )
+    mapped = map_recognised(span, call, settings, schemas)
     request = mapped.request
     Redactor(settings.redact_keys).apply(request)
-    cut = cap_request(request, settings.max_field_bytes)
-    if cut and isinstance(request.metadata, dict) and isinstance(request.metadata.get("otel"), dict):
-        request.metadata["otel"]["truncated"] = cut
+    cap_request(request, settings.max_field_bytes)  # lists what it cut in metadata.otel.truncated
     query = {k: v for k, v in (("version_id", mapped.version_id), ("environment", mapped.environment)) if v}
     target = f"{settings.base_url.rstrip('/')}/tools/log"
     suffix = ("?" + "&".join(f"{k}={v}" for k, v in query.items())) if query else ""

@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .conventions import ToolCall, ToolSchemaHint
 from .models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
 from .spans import SpanRecord
 from .values import MISSING, canonical, decode_json, dumps_compact, json_safe
 
-__all__ = ["EXPLICIT_PARENT_KEY", "MappedLog", "error_message", "map_tool_span"]
+if TYPE_CHECKING:
+    from .schemas import SchemaMemory
+    from .settings import Settings
+
+__all__ = ["EXPLICIT_PARENT_KEY", "MappedLog", "error_message", "map_recognised", "map_tool_span"]
 
 EXPLICIT_PARENT_KEY = "humanloop.log.trace_parent_id"
 PATH_KEY = "humanloop.file.path"
@@ -306,4 +310,22 @@ def map_tool_span(
         version_id=query_version,
         environment=query_environment,
         explicit_parent=explicit_parent,
+    )
+
+
+def map_recognised(span: SpanRecord, call: ToolCall, settings: Settings, schemas: SchemaMemory) -> MappedLog:
+    """The Log request the exporter builds for a recognised tool span, with what it has learnt:
+    the call id from the LLM span that requested the call when the tool span lacks it (some
+    frameworks record it only there; ``call`` is filled in place), and the tool's schema from the
+    chat spans' tool definitions. The pipeline sends this; ``doctor --span`` shows it."""
+    if call.call_id is None:
+        call.call_id = schemas.call_id_for(span.trace_id, call.name, call.arguments)
+    return map_tool_span(
+        span,
+        call,
+        path_prefix=settings.path_prefix,
+        version_id=settings.version_id,
+        environment=settings.environment,
+        save=settings.save,
+        schema_hint=schemas.lookup(span.trace_id, call.name),
     )

@@ -28,7 +28,7 @@ from .delivery.retry import RetryPolicy
 from .delivery.sender import Sender
 from .delivery.spool import Spool
 from .delivery.transport import Transport, make_transport
-from .mapping import EXPLICIT_PARENT_KEY, map_tool_span
+from .mapping import EXPLICIT_PARENT_KEY, map_recognised
 from .metrics import PipelineMetrics
 from .ordering import Job, OrderingEngine, Reason
 from .redaction import RedactHook, Redactor, apply_hook
@@ -470,18 +470,7 @@ class Pipeline:
             engine.ended_not_logged(span, explicit=str(explicit) if explicit else None)
             return
         stats.tool_spans += 1
-        if call.call_id is None:  # some frameworks record the id only on the requesting LLM span
-            call.call_id = self.schemas.call_id_for(span.trace_id, call.name, call.arguments)
-        settings = self.settings
-        mapped = map_tool_span(
-            span,
-            call,
-            path_prefix=settings.path_prefix,
-            version_id=settings.version_id,
-            environment=settings.environment,
-            save=settings.save,
-            schema_hint=self.schemas.lookup(span.trace_id, call.name),
-        )
+        mapped = map_recognised(span, call, self.settings, self.schemas)
         self.redactor.apply(mapped.request)
         if self.redact_hook is not None:
             try:

@@ -117,8 +117,10 @@ def test_lists_every_recognised_convention(capsys: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------ --span
-def _record_spans(error: bool = False) -> list[Any]:
-    """A chat span offering the tool (its schema) and one GenAI tool span, from the real SDK."""
+def _record_spans(error: bool = False, requested_call_id: str | None = None) -> list[Any]:
+    """A chat span offering the tool (its schema) and one GenAI tool span, from the real SDK.
+    With ``requested_call_id`` the chat span also records the call it requested (the tool span
+    then carries no id of its own, as with frameworks that record it only there)."""
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -126,14 +128,19 @@ def _record_spans(error: bool = False) -> list[Any]:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
     definitions = [{"type": "function", "function": {"name": "get_weather", "parameters": schema}}]
     with tracer.start_as_current_span("invoke_agent"):
-        with tracer.start_as_current_span(
-            "chat m", attributes={"gen_ai.operation.name": "chat", "gen_ai.tool.definitions": json.dumps(definitions)}
-        ):
+        chat_attributes = {"gen_ai.operation.name": "chat", "gen_ai.tool.definitions": json.dumps(definitions)}
+        if requested_call_id:
+            part = {"type": "tool_call", "id": requested_call_id, "name": "get_weather", "arguments": {"city": "Paris"}}
+            message = {"role": "assistant", "parts": [part]}
+            chat_attributes["gen_ai.output.messages"] = json.dumps([message])
+        with tracer.start_as_current_span("chat m", attributes=chat_attributes):
             pass
         attributes = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": "get_weather",
-            "gen_ai.tool.call.arguments": json.dumps({"city": "Paris", "api_key": "sk-live-1"}),
+            "gen_ai.tool.call.arguments": json.dumps(
+                {"city": "Paris"} if requested_call_id else {"city": "Paris", "api_key": "sk-live-1"}
+            ),
             "gen_ai.tool.call.result": "Sunny",
             "shop.region": "eu",
         }
@@ -198,6 +205,16 @@ def test_otlp_json_request_learns_schema_from_the_sibling_chat_span(capsys: Any,
     assert body["error"] == "TimeoutError: upstream"
     assert body["source"] == "my.agent"  # the instrumentation scope travels in OTLP
     assert body["metadata"]["otel"]["service_name"] == "shop"
+
+
+def test_call_id_recorded_only_on_the_chat_span_is_shown_as_the_exporter_sends_it(capsys: Any, tmp_path: Path) -> None:
+    """doctor builds the body with the same step as the exporter: the call id an LLM span
+    requested fills in a tool span that has none."""
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(_otlp_json(_record_spans(requested_call_id="call_77"))))
+    code, out = doctor(capsys, *OFFLINE, "--span", str(path))
+    assert code == 0
+    assert _body(out)["metadata"]["otel"]["call_id"] == "call_77"
 
 
 def test_a_bare_otlp_span_and_a_non_tool_span(capsys: Any, tmp_path: Path) -> None:
