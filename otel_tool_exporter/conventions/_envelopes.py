@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..values import MISSING, decode_json, salvage_json
-from ._base import clean_call_id
+from ._base import AttrReader, clean_call_id
 
 __all__ = [
     "adk_result",
@@ -21,6 +21,7 @@ __all__ = [
     "langchain_tool_message",
     "langsmith_output",
     "strip_call_envelope",
+    "take_decoded",
 ]
 
 _LC_MESSAGE_KEYS = frozenset({"content", "tool_call_id", "name", "status", "type", "id", "artifact"})
@@ -35,6 +36,17 @@ def decoded(value: Any) -> tuple[Any, bool]:
     if value is MISSING:
         return MISSING, False
     return salvage_json(value)
+
+
+def take_decoded(reader: AttrReader, *keys: str) -> Any:
+    """The first present of ``keys``, taken and :func:`decoded`. When it was cut off, the raw
+    attribute stays in ``metadata.attributes`` (none of ``keys`` is consumed), so the full text
+    the span recorded is not lost behind the salvaged prefix."""
+    value, cut = decoded(reader.take(*keys))
+    if cut:
+        for key in keys:
+            reader.release(key)
+    return value
 
 
 def _tool_message_fields(node: Any) -> Mapping[str, Any] | None:

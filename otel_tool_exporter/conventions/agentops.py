@@ -12,7 +12,7 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import AttrReader, ToolCall, clean_call_id
-from ._envelopes import decoded
+from ._envelopes import take_decoded
 
 KIND = "agentops.span.kind"
 
@@ -37,14 +37,8 @@ class AgentOpsToolRecogniser:
         name = name or span.name
         if not name:
             return None
-        arguments, cut_args = decoded(reader.take("agentops.entity.input", "tool.parameters"))
-        result, cut_result = decoded(reader.take("agentops.entity.output", "tool.result"))
-        if cut_args:
-            reader.release("agentops.entity.input")
-            reader.release("tool.parameters")
-        if cut_result:
-            reader.release("agentops.entity.output")
-            reader.release("tool.result")
+        arguments = take_decoded(reader, "agentops.entity.input", "tool.parameters")
+        result = take_decoded(reader, "agentops.entity.output", "tool.result")
         return ToolCall(
             name=name,
             convention=self.name,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import AttrReader, ToolCall, json_object
-from ._envelopes import decoded
+from ._envelopes import take_decoded
 
 SPAN_ATTRS = "braintrust.span_attributes"
 SPAN_TYPE = "braintrust.span_attributes.type"
@@ -47,14 +47,8 @@ class BraintrustToolRecogniser:
         name = info.get("name") if isinstance(info.get("name"), str) and info.get("name") else span.name
         if not name:
             return None
-        arguments, cut_args = decoded(reader.take("braintrust.input_json", "braintrust.input"))
-        result, cut_result = decoded(reader.take("braintrust.output_json", "braintrust.output"))
-        if cut_args:
-            reader.release("braintrust.input_json")
-            reader.release("braintrust.input")
-        if cut_result:
-            reader.release("braintrust.output_json")
-            reader.release("braintrust.output")
+        arguments = take_decoded(reader, "braintrust.input_json", "braintrust.input")
+        result = take_decoded(reader, "braintrust.output_json", "braintrust.output")
         return ToolCall(
             name=name,
             convention=self.name,

@@ -21,7 +21,7 @@ from typing import Any
 from ..spans import SpanRecord
 from ..values import MISSING, decode_json
 from ._base import AttrReader, ToolCall, clean_call_id, json_object
-from ._envelopes import adk_result, content_blocks_text, decoded
+from ._envelopes import adk_result, content_blocks_text, take_decoded
 
 OPERATION = "gen_ai.operation.name"
 TOOL_NAME = "gen_ai.tool.name"
@@ -137,12 +137,8 @@ class GenAIToolRecogniser:
         if not tool_name or _is_pseudo(tool_name) or _is_pseudo(span.name[len(SPAN_PREFIX) + 1 :]):
             return None
 
-        arguments, cut_args = decoded(reader.take(ARGUMENTS, ADK_ARGS))
-        result, cut_result = decoded(reader.take(RESULT, ADK_RESPONSE))
-        for cut, keys in ((cut_args, (ARGUMENTS, ADK_ARGS)), (cut_result, (RESULT, ADK_RESPONSE))):
-            if cut:
-                for key in keys:
-                    reader.release(key)
+        arguments = take_decoded(reader, ARGUMENTS, ADK_ARGS)
+        result = take_decoded(reader, RESULT, ADK_RESPONSE)
 
         events = _EventContent(span) if span.events else None
         if events is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import AttrReader, ToolCall
-from ._envelopes import decoded
+from ._envelopes import take_decoded
 
 TYPE = "langfuse.observation.type"
 INPUT = "langfuse.observation.input"
@@ -37,12 +37,8 @@ class LangfuseToolRecogniser:
             return None
         reader = AttrReader(attrs)
         reader.mark(TYPE)
-        arguments, cut_args = decoded(reader.take(INPUT))
-        result, cut_result = decoded(reader.take(OUTPUT))
-        if cut_args:
-            reader.release(INPUT)
-        if cut_result:
-            reader.release(OUTPUT)
+        arguments = take_decoded(reader, INPUT)
+        result = take_decoded(reader, OUTPUT)
         error = None
         if attrs.get(LEVEL) == "ERROR":
             error = reader.text(STATUS_MESSAGE) or "Langfuse observation level ERROR"

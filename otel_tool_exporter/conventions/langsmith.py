@@ -12,7 +12,7 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import AttrReader, ToolCall, clean_call_id
-from ._envelopes import decoded, langchain_tool_message, langsmith_output
+from ._envelopes import langchain_tool_message, langsmith_output, take_decoded
 
 KIND = "langsmith.span.kind"
 PROMPT = "gen_ai.prompt"
@@ -42,12 +42,8 @@ class LangSmithToolRecogniser:
         name = reader.text("gen_ai.tool.name", "langsmith.span.name") or span.name
         if not name:
             return None
-        arguments, cut_args = decoded(reader.take(PROMPT, "gen_ai.tool.call.arguments"))
-        result, cut_result = decoded(reader.take(COMPLETION, "gen_ai.tool.call.result"))
-        if cut_args:
-            reader.release(PROMPT)
-        if cut_result:
-            reader.release(COMPLETION)
+        arguments = take_decoded(reader, PROMPT, "gen_ai.tool.call.arguments")
+        result = take_decoded(reader, COMPLETION, "gen_ai.tool.call.result")
         result = langsmith_output(result)
         result, envelope_call_id, _ = langchain_tool_message(result)
         return ToolCall(

@@ -14,7 +14,7 @@ from typing import Any
 from ..spans import SpanRecord
 from ..values import decode_json
 from ._base import AttrReader, ToolCall
-from ._envelopes import decoded
+from ._envelopes import take_decoded
 
 SPAN_TYPE = "mlflow.spanType"
 INPUTS = "mlflow.spanInputs"
@@ -43,12 +43,8 @@ class MLflowToolRecogniser:
         name = span.name or decode_json(attrs.get("mlflow.spanFunctionName"))
         if not isinstance(name, str) or not name:
             return None
-        arguments, cut_args = decoded(reader.take(INPUTS))
-        result, cut_result = decoded(reader.take(OUTPUTS))
-        if cut_args:
-            reader.release(INPUTS)
-        if cut_result:
-            reader.release(OUTPUTS)
+        arguments = take_decoded(reader, INPUTS)
+        result = take_decoded(reader, OUTPUTS)
         return ToolCall(
             name=name,
             convention=self.name,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import AttrReader, ToolCall, clean_call_id
-from ._envelopes import decoded
+from ._envelopes import take_decoded
 
 SPAN_NAME = "running tool"
 ARGUMENTS = "tool_arguments"
@@ -42,12 +42,8 @@ class PydanticAIV2Recogniser:
             return None
         if attrs.get("gen_ai.operation.name") == "execute_tool":
             reader.mark("gen_ai.operation.name")
-        arguments, cut_args = decoded(reader.take(ARGUMENTS))
-        result, cut_result = decoded(reader.take(RESULT))
-        if cut_args:
-            reader.release(ARGUMENTS)
-        if cut_result:
-            reader.release(RESULT)
+        arguments = take_decoded(reader, ARGUMENTS)
+        result = take_decoded(reader, RESULT)
         return ToolCall(
             name=name,
             convention=self.name,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..spans import SpanRecord
 from ._base import AttrReader, ToolCall, clean_call_id
-from ._envelopes import decoded
+from ._envelopes import take_decoded
 
 SPAN_NAME = "ai.toolCall"
 OPERATION_ID = "ai.operationId"
@@ -36,14 +36,8 @@ class VercelToolRecogniser:
         name = reader.text("ai.toolCall.name")
         if not name:
             return None
-        arguments, cut_args = decoded(reader.take("ai.toolCall.args", "ai.toolCall.input"))
-        result, cut_result = decoded(reader.take("ai.toolCall.result", "ai.toolCall.output"))
-        if cut_args:
-            reader.release("ai.toolCall.args")
-            reader.release("ai.toolCall.input")
-        if cut_result:
-            reader.release("ai.toolCall.result")
-            reader.release("ai.toolCall.output")
+        arguments = take_decoded(reader, "ai.toolCall.args", "ai.toolCall.input")
+        result = take_decoded(reader, "ai.toolCall.result", "ai.toolCall.output")
         return ToolCall(
             name=name,
             convention=self.name,
