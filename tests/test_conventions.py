@@ -91,6 +91,16 @@ def test_openllmetry_envelope_cut_at_the_length_limit() -> None:
     assert log["metadata"]["attributes"]["traceloop.entity.input"] == cut
 
 
+def test_cut_off_arguments_keep_their_raw_text_whichever_key_held_them() -> None:
+    """A recogniser reading arguments from a fallback key (LangSmith's gen_ai.tool.call.arguments
+    when gen_ai.prompt is absent) keeps the cut-off raw text in metadata, as for its own key."""
+    cut = json.dumps({"city": "Paris", "units": "metric"})[:-12]
+    for key in ("gen_ai.prompt", "gen_ai.tool.call.arguments"):
+        log = _log(_span("get_weather", {"langsmith.span.kind": "tool", key: cut}))
+        assert log["inputs"] == {"city": "Paris"}
+        assert log["metadata"]["attributes"][key] == cut
+
+
 def test_more_specific_convention_wins_over_genai() -> None:
     """pydantic-ai v2 and OpenLLMetry spans also say execute_tool; their own reader must win."""
     v2 = _span(
