@@ -142,9 +142,9 @@ def _sample_body() -> bytes:
     """The wire body the product sends for the benchmark's GenAI tool span."""
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-    from otel_tool_exporter.conventions import ConventionRegistry
-    from otel_tool_exporter.mapping import map_tool_span
-    from otel_tool_exporter.spans import SpanRecord
+    from otel_tool_exporter._internal.build.conventions import ConventionRegistry
+    from otel_tool_exporter._internal.build.mapping import map_tool_span
+    from otel_tool_exporter._internal.spans import SpanRecord
 
     captured: list[Any] = []
 

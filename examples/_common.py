@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_tool_exporter import ToolLogExporter
-from otel_tool_exporter.logtree import build_trees, render_text
+from otel_tool_exporter._internal.logtree import build_trees, render_text
 
 
 @dataclass

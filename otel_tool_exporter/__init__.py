@@ -1,35 +1,30 @@
 """Send AI-agent tool calls recorded by OpenTelemetry to Humanloop as Tool Logs.
 
-Public surface (SPEC §1)::
+```python
+from otel_tool_exporter import ToolLogExporter, ToolSpanProcessor, configure
+```
 
-    from otel_tool_exporter import ToolLogExporter, ToolSpanProcessor, configure
+What you plug in (transports, recognisers, a redact hook) lives in ``otel_tool_exporter.extend``.
+Everything else in this package is private.
 """
 
-from ._configure import configure
-from .conventions import ConventionRegistry, Recogniser, ToolCall
-from .delivery.client import APIStatusError, HumanloopError, RetriesExhausted, UnprocessableEntityError
-from .exporter import ToolLogExporter
-from .models import ToolLogRequest, ToolLogResponse
-from .processor import ToolSpanProcessor
-from .settings import ConfigurationError, Settings
-from .spans import SpanRecord
+from otel_tool_exporter._internal.configure import configure
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter.exporter import ToolLogExporter
+from otel_tool_exporter.models import ToolLogRequest, ToolLogResponse
+from otel_tool_exporter.processor import ToolSpanProcessor
+from otel_tool_exporter.settings import ConfigurationError, Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "APIStatusError",
     "ConfigurationError",
-    "ConventionRegistry",
-    "HumanloopError",
-    "Recogniser",
-    "RetriesExhausted",
     "Settings",
     "SpanRecord",
-    "ToolCall",
     "ToolLogExporter",
     "ToolLogRequest",
     "ToolLogResponse",
     "ToolSpanProcessor",
-    "UnprocessableEntityError",
+    "__version__",
     "configure",
 ]

@@ -28,8 +28,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from .exporter import ToolLogExporter
-from .processor import ToolSpanProcessor
+from otel_tool_exporter.exporter import ToolLogExporter
+from otel_tool_exporter.processor import ToolSpanProcessor
 
 __all__ = ["StartAncestryProcessor", "attach_start_ancestry", "find_exporters", "post_instrument"]
 

@@ -9,12 +9,12 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from .conventions import ConventionRegistry, Recogniser
-from .delivery.transport import Transport
-from .pipeline import Pipeline
-from .redaction import RedactHook
-from .settings import Settings
-from .spans import SpanRecord
+from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser
+from otel_tool_exporter._internal.build.redaction import RedactHook
+from otel_tool_exporter._internal.delivery.transport import Transport
+from otel_tool_exporter._internal.pipeline import Pipeline
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter.settings import Settings
 
 __all__ = ["ToolLogExporter"]
 

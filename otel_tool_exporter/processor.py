@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from .exporter import ToolLogExporter
+from otel_tool_exporter.exporter import ToolLogExporter
 
 __all__ = ["ToolSpanProcessor"]
 

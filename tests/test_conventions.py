@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from otel_tool_exporter.conventions import ConventionRegistry, ToolCall
-from otel_tool_exporter.mapping import map_tool_span
-from otel_tool_exporter.spans import SpanRecord
+from otel_tool_exporter._internal.build.conventions import ConventionRegistry, ToolCall
+from otel_tool_exporter._internal.build.mapping import map_tool_span
+from otel_tool_exporter._internal.spans import SpanRecord
 
 
 def _span(name: str, attributes: dict[str, Any], **extra: Any) -> SpanRecord:

@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from otel_tool_exporter._internal.build.conventions import ConventionRegistry
 from otel_tool_exporter.cli import main
-from otel_tool_exporter.conventions import ConventionRegistry
 from otel_tool_exporter.stub import StubServer
 
 ENV = (

@@ -15,14 +15,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_tool_exporter.conventions import ConventionRegistry, default_recognisers
-from otel_tool_exporter.limits import cap_request
-from otel_tool_exporter.mapping import map_tool_span
+from otel_tool_exporter._internal.build.conventions import ConventionRegistry, default_recognisers
+from otel_tool_exporter._internal.build.mapping import map_tool_span
+from otel_tool_exporter._internal.build.redaction import Redactor
+from otel_tool_exporter._internal.build.schemas import SchemaMemory
+from otel_tool_exporter._internal.build.values import salvage_json
+from otel_tool_exporter._internal.limits import cap_request
+from otel_tool_exporter._internal.spans import EventRecord, SpanRecord
 from otel_tool_exporter.models import ToolLogRequest
-from otel_tool_exporter.redaction import Redactor
-from otel_tool_exporter.schemas import SchemaMemory
-from otel_tool_exporter.spans import EventRecord, SpanRecord
-from otel_tool_exporter.values import salvage_json
 
 CONVENTION_KEYS = [
     "gen_ai.operation.name",

@@ -290,7 +290,7 @@ def test_consumed_content_is_not_repeated_in_metadata(golden_run: Run) -> None:
 def test_smolagents_schema_conversion_matches_what_the_model_saw() -> None:
     """smolagents' own ``tool.parameters`` dict is converted to the JSON Schema smolagents sent
     to the model (llm.tools.N.tool.json_schema), so both map to one Tool version."""
-    from otel_tool_exporter.conventions.openinference import tool_schema
+    from otel_tool_exporter._internal.build.conventions.openinference import tool_schema
 
     doc = _require("smolagents")
     seen_by_model: dict[str, Any] = {}

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from otel_tool_exporter.delivery.http11 import Http11Transport
-from otel_tool_exporter.delivery.transport import ConnectError, RequestTimeoutError, TransportError
+from otel_tool_exporter._internal.delivery.http11 import Http11Transport
+from otel_tool_exporter._internal.delivery.transport import ConnectError, RequestTimeoutError, TransportError
 
 HEADERS = {"X-API-KEY": "k", "Content-Type": "application/json"}
 

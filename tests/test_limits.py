@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_tool_exporter.limits import truncate_text
+from otel_tool_exporter._internal.limits import truncate_text
 from otel_tool_exporter.stub import StubServer
 
 from .conftest import logs_by_path

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from otel_tool_exporter.conventions import ConventionRegistry, ToolCall, ToolSchemaHint
-from otel_tool_exporter.mapping import MappedLog, map_tool_span
+from otel_tool_exporter._internal.build.conventions import ConventionRegistry, ToolCall, ToolSchemaHint
+from otel_tool_exporter._internal.build.mapping import MappedLog, map_tool_span
+from otel_tool_exporter._internal.spans import EventRecord, SpanRecord
 from otel_tool_exporter.models import ToolLogRequest
-from otel_tool_exporter.spans import EventRecord, SpanRecord
 
 START = 1_700_000_000_123_456_000  # 2023-11-14T22:13:20.123456Z
 END = START + 1_500_000_000  # 1.5 s later

@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_tool_exporter import SpanRecord, ToolLogExporter, ToolSpanProcessor
-from otel_tool_exporter import pipeline as pipeline_module
-from otel_tool_exporter.ordering import OrderingEngine
+from otel_tool_exporter._internal import pipeline as pipeline_module
+from otel_tool_exporter._internal.ordering import OrderingEngine
 
 from .conftest import logs_by_path, make_exporter
 from .spans_util import agent, tool

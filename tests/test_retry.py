@@ -9,7 +9,7 @@ from email.utils import format_datetime as http_date
 
 import pytest
 
-from otel_tool_exporter.delivery.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from otel_tool_exporter._internal.delivery.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 
 
 def test_retryable_codes_are_exactly_the_spec_list() -> None:

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_tool_exporter import ToolLogExporter
-from otel_tool_exporter.demo import run_agent
+from otel_tool_exporter.cli.demo import run_agent
 from otel_tool_exporter.sidecar import SidecarConfig, SidecarServer
 from otel_tool_exporter.stub import StubServer
 

@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult  # noqa: E402
 
 from otel_tool_exporter import ToolLogExporter  # noqa: E402
-from otel_tool_exporter.demo import run_agent  # noqa: E402
+from otel_tool_exporter.cli.demo import run_agent  # noqa: E402
 from otel_tool_exporter.sidecar import SidecarConfig  # noqa: E402
 from otel_tool_exporter.sidecar.grpc_server import EXPORT_METHOD, GrpcSidecarServer  # noqa: E402
 from otel_tool_exporter.stub import StubServer  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_tool_exporter.demo import run_agent
+from otel_tool_exporter.cli.demo import run_agent
 from otel_tool_exporter.stub import StubServer
 
 ProviderFactory = Callable[..., tuple[TracerProvider, Any]]
@@ -25,7 +25,7 @@ def wait_for_logs(stub: StubServer, count: int, timeout: float = 10.0) -> None:
 def send_demo_trace(provider_for: ProviderFactory) -> None:
     """The demo's agent (four tool calls, one failing, one nesting another) through the exporter."""
     provider, _ = provider_for(path_prefix="demo/")
-    run_agent(provider.get_tracer("otel_tool_exporter.demo"))
+    run_agent(provider.get_tracer("otel_tool_exporter.cli.demo"))
     assert provider.force_flush(10_000)
 
 

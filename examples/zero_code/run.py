@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import sends_to_configured_server  # noqa: E402
 
-from otel_tool_exporter.logtree import build_trees, render_text  # noqa: E402
+from otel_tool_exporter._internal.logtree import build_trees, render_text  # noqa: E402
 
 
 def instrument_command() -> str:

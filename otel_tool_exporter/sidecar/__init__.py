@@ -1,18 +1,8 @@
-"""The Collector sidecar (SPEC §6): an OTLP/HTTP receiver in front of the same pipeline.
+"""The Collector sidecar: an OTLP/HTTP (and optionally OTLP/gRPC) receiver in front of the exporter.
 
 ``otel-tool-exporter serve`` runs it; :class:`SidecarServer` embeds it on a background thread.
-OTLP (protobuf or OTLP/JSON) is converted once, here at the edge, into ``SpanRecord``.
 """
 
-from .decode import DecodeError, DecodeResult, decode_json, decode_protobuf
-from .server import SidecarConfig, SidecarServer, create_app
+from otel_tool_exporter.sidecar.server import SidecarConfig, SidecarServer, create_app
 
-__all__ = [
-    "DecodeError",
-    "DecodeResult",
-    "SidecarConfig",
-    "SidecarServer",
-    "create_app",
-    "decode_json",
-    "decode_protobuf",
-]
+__all__ = ["SidecarConfig", "SidecarServer", "create_app"]

@@ -46,10 +46,16 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 
-from .._background import BackgroundServer
-from ..exporter import ToolLogExporter
-from .decode import PROTOBUF, DecodeError, DecodeResult, decode_protobuf, encode_response
-from .server import SidecarConfig
+from otel_tool_exporter._internal.background import BackgroundServer
+from otel_tool_exporter._internal.spans.otlp import (
+    PROTOBUF,
+    DecodeError,
+    DecodeResult,
+    decode_protobuf,
+    encode_response,
+)
+from otel_tool_exporter.exporter import ToolLogExporter
+from otel_tool_exporter.sidecar.server import SidecarConfig
 
 __all__ = [
     "DEFAULT_GRPC_PORT",

@@ -20,10 +20,18 @@ from typing import Any
 
 from aiohttp import web
 
-from .._background import BackgroundServer, serve_app
-from ..exporter import ToolLogExporter
-from .body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
-from .decode import JSON, PROTOBUF, DecodeError, DecodeResult, decode_request, encode_response, encode_status
+from otel_tool_exporter._internal.background import BackgroundServer, serve_app
+from otel_tool_exporter._internal.spans.otlp import (
+    JSON,
+    PROTOBUF,
+    DecodeError,
+    DecodeResult,
+    decode_request,
+    encode_response,
+    encode_status,
+)
+from otel_tool_exporter.exporter import ToolLogExporter
+from otel_tool_exporter.sidecar.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
 

@@ -1,5 +1,5 @@
 """The local Humanloop-compatible server (SPEC §8)."""
 
-from .server import Faults, StubServer, create_app
+from otel_tool_exporter.stub.server import Faults, StubServer, create_app
 
 __all__ = ["Faults", "StubServer", "create_app"]

@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..logtree import LogNode, Row, Trace, build_trees, format_duration, group_traces
-from .store import LogStore
+from otel_tool_exporter._internal.logtree import LogNode, Row, Trace, build_trees, format_duration, group_traces
+from otel_tool_exporter.stub.store import LogStore
 
 __all__ = ["LogNode", "build_trees", "register_routes", "render_index", "render_traces", "view_stamp"]
 
@@ -245,7 +245,7 @@ def _filters(request: web.Request) -> tuple[str | None, bool]:
 
 async def _traces(request: web.Request) -> web.Response:
     """``GET /_stub/traces?path=&errors=1&stamp=``: the trace list's HTML, unless unchanged."""
-    from .server import STATE  # server imports this module: look the key up at call time
+    from otel_tool_exporter.stub.server import STATE  # server imports this module: look the key up at call time
 
     store: LogStore = request.app[STATE].store
     stamp = view_stamp(store)

@@ -19,11 +19,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from .._background import BackgroundServer, serve_app
-from ..models import ToolLogRequest
-from ..values import canonical
-from .page import register_routes, render_index
-from .store import LogStore
+from otel_tool_exporter._internal.background import BackgroundServer, serve_app
+from otel_tool_exporter._internal.build.values import canonical
+from otel_tool_exporter.models import ToolLogRequest
+from otel_tool_exporter.stub.page import register_routes, render_index
+from otel_tool_exporter.stub.store import LogStore
 
 __all__ = ["Faults", "StubServer", "create_app"]
 

@@ -1,0 +1,52 @@
+"""Langfuse (v3 SDK, OTel-based): ``langfuse.observation.type == "tool"``.
+
+The tool name is the span name. ``langfuse.observation.input`` is the ``@observe`` decorator's
+``{"args": [...], "kwargs": {...}}`` envelope (JSON text); the output is stored raw for a string
+and as JSON text for anything else. A failed observation may carry only
+``langfuse.observation.level = "ERROR"`` + ``status_message``, which becomes the error when the
+span status says nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall
+from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+
+TYPE = "langfuse.observation.type"
+INPUT = "langfuse.observation.input"
+OUTPUT = "langfuse.observation.output"
+LEVEL = "langfuse.observation.level"
+STATUS_MESSAGE = "langfuse.observation.status_message"
+
+
+class LangfuseToolRecogniser:
+    name = "langfuse"
+    span_names: tuple[str, ...] = ()
+    marker_keys = (TYPE,)
+
+    def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
+        return attrs.get(TYPE) == "tool"
+
+    def recognise(self, span: SpanRecord) -> ToolCall | None:
+        attrs = span.attributes
+        if attrs.get(TYPE) != "tool" or not span.name:
+            return None
+        reader = AttrReader(attrs)
+        reader.mark(TYPE)
+        arguments = take_decoded(reader, INPUT)
+        result = take_decoded(reader, OUTPUT)
+        error = None
+        if attrs.get(LEVEL) == "ERROR":
+            error = reader.text(STATUS_MESSAGE) or "Langfuse observation level ERROR"
+        return ToolCall(
+            name=span.name,
+            convention=self.name,
+            arguments=arguments,
+            result=result,
+            error=error,
+            consumed=reader.frozen(),
+        )

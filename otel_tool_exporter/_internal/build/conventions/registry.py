@@ -1,0 +1,180 @@
+"""Which convention claims a span: a fixed order, a few O(1) look-ups per span."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall
+from otel_tool_exporter._internal.build.conventions.agentops import AgentOpsToolRecogniser
+from otel_tool_exporter._internal.build.conventions.braintrust import BraintrustToolRecogniser
+from otel_tool_exporter._internal.build.conventions.genai import GenAIToolRecogniser
+from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
+from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
+from otel_tool_exporter._internal.build.conventions.langsmith import LangSmithToolRecogniser
+from otel_tool_exporter._internal.build.conventions.mlflow import MLflowToolRecogniser
+from otel_tool_exporter._internal.build.conventions.openinference import OpenInferenceToolRecogniser
+from otel_tool_exporter._internal.build.conventions.pydantic_ai_v2 import PydanticAIV2Recogniser
+from otel_tool_exporter._internal.build.conventions.traceloop import TraceloopToolRecogniser
+from otel_tool_exporter._internal.build.conventions.vercel import VercelToolRecogniser
+
+__all__ = ["ConventionRegistry", "default_recognisers"]
+
+ToolSpanPredicate = Callable[[SpanRecord], bool]
+
+
+def default_recognisers() -> list[Recogniser]:
+    """Built-in recognisers in their fixed order: most specific first, GenAI semconv last.
+
+    The order matters only when a span carries several markers, and then it is always a more
+    specific convention layered over the generic ``gen_ai.operation.name = "execute_tool"``:
+
+    1. Humanloop SDK (``humanloop.tool``): the user's own explicit Tool Log;
+    2. pydantic-ai v2 (``running tool``): also marked ``execute_tool``, but keeps the call in
+       ``tool_arguments`` / ``tool_response``;
+    3. OpenLLMetry/Traceloop (``traceloop.span.kind``): also marked ``execute_tool``, but its
+       ``gen_ai.tool.call.*`` values are LangChain callback envelopes;
+    4. LangSmith OTel mode (``langsmith.span.kind``): may carry ``gen_ai.*`` keys too;
+    5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
+       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust: disjoint markers;
+    11. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
+
+    A recogniser that declines a span (returns ``None``) passes it on to the next candidate.
+    """
+    return [
+        HumanloopSDKRecogniser(),
+        PydanticAIV2Recogniser(),
+        TraceloopToolRecogniser(),
+        LangSmithToolRecogniser(),
+        OpenInferenceToolRecogniser(),
+        VercelToolRecogniser(),
+        LangfuseToolRecogniser(),
+        MLflowToolRecogniser(),
+        AgentOpsToolRecogniser(),
+        BraintrustToolRecogniser(),
+        GenAIToolRecogniser(),
+    ]
+
+
+class ConventionRegistry:
+    """Offers a span to the recognisers whose marker it carries, in registration order.
+
+    ``is_tool_span`` is the user's escape hatch: a span it accepts that no convention claims is
+    still logged, as a generic tool named after the span.
+    """
+
+    def __init__(
+        self,
+        recognisers: Iterable[Recogniser] | None = None,
+        *,
+        is_tool_span: ToolSpanPredicate | None = None,
+    ) -> None:
+        self._recognisers: list[Recogniser] = []
+        self._by_name: dict[str, list[Recogniser]] = {}
+        self._by_prefix: dict[str, list[Recogniser]] = {}
+        self._markers: list[tuple[str, Recogniser]] = []
+        self.is_tool_span = is_tool_span
+        for recogniser in recognisers if recognisers is not None else default_recognisers():
+            self.add(recogniser)
+
+    @property
+    def recognisers(self) -> tuple[Recogniser, ...]:
+        return tuple(self._recognisers)
+
+    def add(self, recogniser: Recogniser, *, first: bool = False) -> None:
+        """Register a recogniser; ``first=True`` lets a user's recogniser win over built-ins."""
+        if first:
+            self._recognisers.insert(0, recogniser)
+        else:
+            self._recognisers.append(recogniser)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._by_name = {}
+        self._by_prefix = {}
+        self._markers = []
+        for recogniser in self._recognisers:
+            for span_name in getattr(recogniser, "span_names", ()):
+                self._by_name.setdefault(span_name, []).append(recogniser)
+            for prefix in getattr(recogniser, "span_name_prefixes", ()):
+                self._by_prefix.setdefault(prefix, []).append(recogniser)
+            for key in getattr(recogniser, "marker_keys", ()):
+                self._markers.append((key, recogniser))
+        self._marker_keys = frozenset(key for key, _ in self._markers)
+
+    def _candidates(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
+        """Recognisers whose span name, name prefix (first word) or marker key matches: one dict
+        look-up per name and per marker key, then registration order."""
+        markers = self._marker_keys
+        no_marker = (
+            markers.isdisjoint(attrs)  # iterates the span's keys: the cheaper side for most spans
+            if len(attrs) <= 2 * len(markers)
+            else not any(key in attrs for key in markers)
+        )
+        if no_marker and name not in self._by_name:
+            # the common case, an ordinary span: a set test over its keys, in C
+            if not self._by_prefix or type(name) is not str:
+                return []
+            space = name.find(" ")
+            if space < 0 or name[:space] not in self._by_prefix:
+                return []
+        found: list[Recogniser] = []
+        if isinstance(name, str):
+            found.extend(self._by_name.get(name, ()))
+            if self._by_prefix and " " in name:
+                for recogniser in self._by_prefix.get(name.split(" ", 1)[0], ()):
+                    if recogniser not in found:
+                        found.append(recogniser)
+        for key, recogniser in self._markers:
+            if key in attrs and recogniser not in found:
+                found.append(recogniser)
+        if len(found) > 1:
+            order = self._recognisers
+            found.sort(key=order.index)
+        return found
+
+    def may_claim(self, name: Any, attrs: Mapping[str, Any]) -> bool:
+        """Whether any recogniser (or the user's predicate) could claim a span with this name and
+        these attributes; ``False`` means it is certainly not a tool span."""
+        return self.is_tool_span is not None or bool(self._candidates(name, attrs))
+
+    def candidates(self, span: SpanRecord) -> list[Recogniser]:
+        return self._candidates(span.name, span.attributes)
+
+    def looks_like_tool(self, name: str, attributes: Mapping[str, Any]) -> bool:
+        """Start-time guess (attributes may still change): is this span going to be a tool span?
+
+        Only ``get`` look-ups on the live span's attributes, so it is safe while the application
+        keeps writing to them. The finished span is recognised again, properly, at its end."""
+        try:
+            candidates = self._candidates(name, attributes)
+        except Exception:
+            return False
+        for recogniser in candidates:
+            check = getattr(recogniser, "matches_at_start", None)
+            try:
+                if check is None or check(name, attributes):
+                    return True
+            except Exception:
+                continue
+        return False
+
+    def recognise(self, span: SpanRecord) -> ToolCall | None:
+        """The span's tool call, or ``None`` for a non-tool span. Never raises: a recogniser that
+        fails on odd input is skipped (and the next one asked)."""
+        for recogniser in self.candidates(span):
+            try:
+                call = recogniser.recognise(span)
+            except Exception:
+                continue
+            if call is not None:
+                return call
+        if self.is_tool_span is not None:
+            try:
+                accepted = bool(self.is_tool_span(span))
+            except Exception:
+                accepted = False
+            if accepted:
+                return ToolCall(name=span.name, convention="predicate")
+        return None

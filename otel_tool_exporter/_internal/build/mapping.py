@@ -1,0 +1,331 @@
+"""One finished tool span + its ``ToolCall`` → one ``ToolLogRequest`` (SPEC §3).
+
+Pure and total: no I/O, no shared state, and no input can make it raise. ``trace_parent_id`` is
+left for the ordering stage, which alone knows the parent's server-assigned Log id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from otel_tool_exporter._internal.build.conventions import ToolCall, ToolSchemaHint
+from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact, json_safe
+
+if TYPE_CHECKING:
+    from otel_tool_exporter._internal.build.schemas import SchemaMemory
+    from otel_tool_exporter.settings import Settings
+
+__all__ = ["EXPLICIT_PARENT_KEY", "MappedLog", "error_message", "map_recognised", "map_tool_span"]
+
+EXPLICIT_PARENT_KEY = "humanloop.log.trace_parent_id"
+PATH_KEY = "humanloop.file.path"
+LOG_ERROR_KEY = "humanloop.log.error"
+VERSION_KEY = "humanloop.version_id"
+ENVIRONMENT_QUERY_KEY = "humanloop.environment"
+LOG_ENVIRONMENT_KEY = "humanloop.log.environment"
+USER_KEYS = ("humanloop.log.user", "user.id", "enduser.id", "langfuse.user.id")
+STRING_FIELDS = ("source_datapoint_id", "batch_id")
+OBJECT_FIELDS = ("provider_request", "provider_response")
+SAVE_KEY = "humanloop.log.save"
+
+
+@dataclass(slots=True)
+class MappedLog:
+    """A Log request ready for ordering: query parameters travel beside the body."""
+
+    request: ToolLogRequest
+    version_id: str | None
+    environment: str | None
+    explicit_parent: str | None
+
+
+_ALL_NONE: dict[str, Any] = dict.fromkeys(ToolLogRequest.model_fields)  # every field defaults to None
+
+
+def _construct_fast(fields: dict[str, Any]) -> ToolLogRequest:
+    """``ToolLogRequest.model_construct(**fields)`` without its Python loop over all 21 fields
+    (a sixth of the mapping's time): the same four attributes pydantic sets, set directly."""
+    request = ToolLogRequest.__new__(ToolLogRequest)
+    object.__setattr__(request, "__dict__", {**_ALL_NONE, **fields})
+    object.__setattr__(request, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(request, "__pydantic_extra__", None)
+    object.__setattr__(request, "__pydantic_private__", None)
+    return request
+
+
+def _construct_checked() -> Any:
+    """Use the fast path only if it builds exactly what ``model_construct`` builds with this
+    pydantic version (checked once, at import)."""
+    sample = {"path": "p", "output": "o", "metadata": {"k": 1}}
+    try:
+        fast, slow = _construct_fast(dict(sample)), ToolLogRequest.model_construct(**sample)
+        same = (
+            fast.__dict__ == slow.__dict__
+            and fast.model_fields_set == slow.model_fields_set
+            and fast.__pydantic_extra__ == slow.__pydantic_extra__
+            and fast.__pydantic_private__ == slow.__pydantic_private__
+            and fast.to_json_bytes() == slow.to_json_bytes()
+            and not ToolLogRequest.__pydantic_post_init__
+        )
+    except Exception:
+        same = False
+    return _construct_fast if same else (lambda fields: ToolLogRequest.model_construct(**fields))
+
+
+_construct = _construct_checked()
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _iso(ns: int) -> datetime:
+    """Integer arithmetic (a float of ~1.7e18 ns cannot hold microseconds exactly), truncated to
+    the microsecond, clamped to what a datetime can hold so no timestamp can make mapping raise."""
+    ns = min(max(0, int(ns)), _MAX_NS)
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _as_text(value: Any) -> str:
+    """A tool's output as Humanloop shows it: strings as they are, anything else compact JSON.
+
+    Values JSON cannot carry (bytes, NaN) become text first; that text is shown as is too."""
+    if type(value) in (dict, list):
+        return dumps_compact(value)  # no walk for the usual JSON-native value (see dumps_compact)
+    safe = json_safe(value)
+    if isinstance(safe, str):
+        return safe
+    return dumps_compact(safe)
+
+
+def _tool_name(call: ToolCall, span: SpanRecord) -> str:
+    """The Tool's name, never empty and always valid text (the API requires ``function.name``)."""
+    for candidate in (call.name, span.name):
+        name = json_safe(candidate) if isinstance(candidate, str) else None
+        if name and name.strip():
+            return name
+    return "unnamed_tool"
+
+
+def _inputs(arguments: Any) -> dict[str, Any] | None:
+    if arguments is MISSING:
+        return None
+    value = json_safe(decode_json(arguments))
+    if isinstance(value, dict):
+        args, kwargs = value.get("args"), value.get("kwargs")
+        if set(value) <= {"args", "kwargs"} and isinstance(kwargs, dict) and isinstance(args, (list, type(None))):
+            merged = dict(kwargs)
+            if args:
+                merged["args"] = args
+            return merged
+        return value
+    return {"input": value}
+
+
+def error_message(span: SpanRecord, call: ToolCall | None = None) -> str | None:
+    """SPEC §3 error precedence; never empty when the span's status is ERROR."""
+    explicit = span.attributes.get(LOG_ERROR_KEY)
+    if explicit not in (None, ""):
+        return _as_text(explicit)
+    if span.status_code == "ERROR":
+        if span.status_description:
+            return json_safe(span.status_description)
+        for event in span.events:
+            if event.name == "exception":
+                etype = event.attributes.get("exception.type")
+                emsg = event.attributes.get("exception.message")
+                if etype and emsg:
+                    return json_safe(f"{etype}: {emsg}")
+                if etype or emsg:
+                    return json_safe(str(etype or emsg))
+        etype = span.attributes.get("error.type")
+        if etype:
+            return json_safe(str(etype))
+        if call is not None and call.error:
+            return json_safe(str(call.error))
+        return "span status ERROR (no description recorded)"
+    if call is not None and call.error:
+        return json_safe(str(call.error))
+    return None
+
+
+def _stdout(span: SpanRecord, consumed_events: frozenset[int]) -> str | None:
+    lines = []
+    for index, event in enumerate(span.events):
+        if event.name == "exception" or index in consumed_events:
+            continue
+        stamp = format_datetime(_iso(event.time_unix_nano)) if event.time_unix_nano else "-"
+        lines.append(f"{stamp} {json_safe(str(event.name))} {dumps_compact(json_safe(dict(event.attributes)))}")
+    return "\n".join(lines) if lines else None
+
+
+def _tool_kernel(call: ToolCall, name: str, hint: ToolSchemaHint | None) -> ToolKernel:
+    description = call.description or (hint.description if hint else None)
+    parameters = call.schema if call.schema is not None else (hint.parameters if hint else None)
+    if parameters is not None and not _is_json_schema(parameters):
+        parameters = None
+    function: dict[str, Any] = {"name": name}  # _tool_name: never empty, always valid text
+    if description:
+        function["description"] = json_safe(str(description))
+    if parameters is not None:
+        function["parameters"] = canonical(json_safe(parameters))
+    # every value is checked above, so the models are built without validating them again (the
+    # fields given are the ones serialised; unset ones are omitted either way)
+    return ToolKernel.model_construct(function=ToolFunction.model_construct(**function))
+
+
+def _is_json_schema(value: Any) -> bool:
+    """Only object schemas are sent: a broken schema would create a broken Tool version."""
+    return isinstance(value, dict) and (value.get("type") == "object" or "properties" in value)
+
+
+def _first(attrs: Mapping[str, Any], keys: tuple[str, ...], consumed: set[str]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if value not in (None, ""):
+            consumed.add(key)
+            return str(value)
+    return None
+
+
+def _bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def map_tool_span(
+    span: SpanRecord,
+    call: ToolCall,
+    *,
+    path_prefix: str = "",
+    version_id: str | None = None,
+    environment: str | None = None,
+    save: bool | None = None,
+    schema_hint: ToolSchemaHint | None = None,
+) -> MappedLog:
+    """Build the Log request for one tool span (everything but ``trace_parent_id``)."""
+    attrs = span.attributes
+    consumed: set[str] = set(call.consumed)
+    name = _tool_name(call, span)
+
+    path = attrs.get(PATH_KEY)
+    if isinstance(path, str) and path.strip():
+        consumed.add(PATH_KEY)
+    else:
+        path = f"{path_prefix}{name}"
+
+    fields: dict[str, Any] = {
+        "path": json_safe(path),
+        "tool": _tool_kernel(call, name, schema_hint),
+        "start_time": _iso(span.start_time_unix_nano),
+        "end_time": _iso(span.end_time_unix_nano),
+        "created_at": _iso(span.end_time_unix_nano),
+        "provider_latency": max(0.0, (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9),
+        "source": json_safe(span.scope_name) if span.scope_name else "opentelemetry",
+    }
+    inputs = _inputs(call.arguments)
+    if inputs is not None and set(inputs) == {"input"} and not isinstance(decode_json(call.arguments), dict):
+        # a bare value (LangChain records "Paris" for get_weather(city="Paris")): name it after
+        # the tool's only parameter when the schema says there is exactly one
+        schema = call.schema if call.schema is not None else (schema_hint.parameters if schema_hint else None)
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        if isinstance(props, dict) and len(props) == 1:
+            inputs = {json_safe(str(next(iter(props)))): inputs["input"]}
+    if call.extra_inputs:
+        inputs = {**(inputs or {}), **json_safe(dict(call.extra_inputs))}
+    if inputs is not None:
+        fields["inputs"] = inputs
+
+    error = error_message(span, call)
+    if LOG_ERROR_KEY in attrs:
+        consumed.add(LOG_ERROR_KEY)
+    if error:
+        fields["error"] = error
+    if call.result is not MISSING and not (error and call.result is None):
+        fields["output"] = _as_text(call.result)
+
+    stdout = _stdout(span, call.consumed_events)
+    if stdout:
+        fields["stdout"] = stdout
+
+    user = _first(attrs, USER_KEYS, consumed)
+    if user:
+        fields["user"] = json_safe(user)
+    env_body = _first(attrs, (LOG_ENVIRONMENT_KEY,), consumed) or _first(
+        span.resource_attributes, ("deployment.environment.name", "deployment.environment"), set()
+    )
+    if env_body:
+        fields["environment"] = json_safe(env_body)
+    for name in STRING_FIELDS:
+        value = _first(attrs, (f"humanloop.log.{name}",), consumed)
+        if value:
+            fields[name] = json_safe(value)
+    for name in OBJECT_FIELDS:
+        key = f"humanloop.log.{name}"
+        if key in attrs:
+            consumed.add(key)
+            value = json_safe(decode_json(attrs[key]))
+            fields[name] = value if isinstance(value, dict) else {"value": value}
+    span_save = _bool(attrs.get(SAVE_KEY)) if SAVE_KEY in attrs else None
+    if span_save is not None:
+        consumed.add(SAVE_KEY)
+    if span_save is not None or save is not None:
+        fields["save"] = span_save if span_save is not None else save
+
+    query_version = _first(attrs, (VERSION_KEY,), consumed) or version_id
+    query_environment = _first(attrs, (ENVIRONMENT_QUERY_KEY,), consumed) or environment
+    explicit_parent = _first(attrs, (EXPLICIT_PARENT_KEY,), consumed)
+
+    otel: dict[str, Any] = {
+        "trace_id": span.trace_id_hex,
+        "span_id": span.span_id_hex,
+        "parent_span_id": span.parent_span_id_hex,
+        "span_name": json_safe(span.name),
+        "span_kind": span.kind,
+        "status_code": span.status_code,
+        "scope": json_safe(span.scope_name),
+        "service_name": json_safe(span.resource_attributes.get("service.name")),
+        "convention": call.convention,
+    }
+    if span.scope_version:
+        otel["scope_version"] = json_safe(span.scope_version)
+    if call.call_id:
+        otel["call_id"] = json_safe(call.call_id)
+    fields["metadata"] = {
+        "otel": otel,
+        "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
+    }
+    request = _construct(fields)
+    return MappedLog(
+        request=request,
+        version_id=query_version,
+        environment=query_environment,
+        explicit_parent=explicit_parent,
+    )
+
+
+def map_recognised(span: SpanRecord, call: ToolCall, settings: Settings, schemas: SchemaMemory) -> MappedLog:
+    """The Log request the exporter builds for a recognised tool span, with what it has learnt:
+    the call id from the LLM span that requested the call when the tool span lacks it (some
+    frameworks record it only there; ``call`` is filled in place), and the tool's schema from the
+    chat spans' tool definitions. The pipeline sends this; ``doctor --span`` shows it."""
+    if call.call_id is None:
+        call.call_id = schemas.call_id_for(span.trace_id, call.name, call.arguments)
+    return map_tool_span(
+        span,
+        call,
+        path_prefix=settings.path_prefix,
+        version_id=settings.version_id,
+        environment=settings.environment,
+        save=settings.save,
+        schema_hint=schemas.lookup(span.trace_id, call.name),
+    )

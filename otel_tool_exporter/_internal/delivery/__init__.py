@@ -1,0 +1,1 @@
+"""The delivery stage: ready Log requests → acknowledged Logs."""

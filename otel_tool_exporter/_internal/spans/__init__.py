@@ -1,0 +1,11 @@
+"""Span readers: every source of spans becomes one :class:`SpanRecord`, here and nowhere else."""
+
+from otel_tool_exporter._internal.spans.record import (
+    EventRecord,
+    SpanRecord,
+    fast_attributes,
+    format_span_id,
+    format_trace_id,
+)
+
+__all__ = ["EventRecord", "SpanRecord", "fast_attributes", "format_span_id", "format_trace_id"]

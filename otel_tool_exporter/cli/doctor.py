@@ -1,0 +1,487 @@
+"""``otel-tool-exporter doctor``: why are my tool calls not showing up? One screen that says.
+
+It shows the settings the exporter would run with and where each came from, checks that the base
+URL answers and the API key is accepted — without creating a Log —, lists the conventions that
+make a span a tool span, and, given one span as JSON, shows whether it is a tool span, which
+convention claimed it and the exact Log request it becomes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from otel_tool_exporter._internal.build.conventions import ConventionRegistry
+from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY, map_recognised
+from otel_tool_exporter._internal.build.redaction import Redactor
+from otel_tool_exporter._internal.build.schemas import SchemaMemory
+from otel_tool_exporter._internal.build.values import MISSING
+from otel_tool_exporter._internal.limits import cap_request
+from otel_tool_exporter._internal.logtree import parse_time
+from otel_tool_exporter._internal.spans import EventRecord, SpanRecord
+from otel_tool_exporter.settings import ConfigurationError, Settings, env_name, is_loopback_url
+
+__all__ = ["SpanFileError", "read_spans", "register", "run_doctor"]
+
+ALWAYS_SHOWN = ("api_key", "base_url", "path_prefix", "version_id", "environment")
+CHECK_TIMEOUT = 10.0
+MAX_DETAILED_SPANS = 10
+# a body the Log endpoint must refuse (422) whatever else it checks: nothing can be created
+_INVALID_LOG_BODY = {"path": "otel-tool-exporter-doctor", "start_time": "not-a-datetime", "inputs": "not-an-object"}
+
+
+class SpanFileError(ValueError):
+    """The ``--span`` file is not a span in any format doctor reads."""
+
+
+class _Report:
+    """Lines for the screen, and whether anything needs fixing (the exit code)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.problems: list[str] = []
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def heading(self, text: str) -> None:
+        self.line()
+        self.line(text)
+
+    def ok(self, text: str) -> None:
+        self.line(f"  ✓ {text}")
+
+    def note(self, text: str) -> None:
+        self.line(f"  · {text}")
+
+    def problem(self, text: str, hint: str | None = None) -> None:
+        self.problems.append(text)
+        self.line(f"  ✗ {text}")
+        if hint:
+            self.line(f"      {hint}")
+
+
+# ======================================================================== settings
+def _shown_value(name: str, value: Any) -> str:
+    if name == "api_key":
+        secret = value.get_secret_value() if value is not None else ""
+        return f"*** ({len(secret)} characters)" if secret else "(not set)"
+    if name == "headers" and value:
+        return ", ".join(f"{k}=***" for k in value)  # header values are often credentials
+    if value is None:
+        return "(not set)"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return repr(value) if isinstance(value, str) and (value == "" or value != value.strip()) else str(value)
+
+
+def _settings_section(report: _Report, overrides: Mapping[str, Any], show_all: bool) -> Settings | None:
+    report.line("Settings (argument > environment > default)")
+    try:
+        settings, sources = Settings.resolve_with_sources(**overrides)
+    except ConfigurationError as exc:
+        report.problem(f"configuration: {exc}")
+        _list_environment(report)
+        return None
+    except TypeError as exc:  # an unknown name given with --set
+        report.problem(f"configuration: {exc}", f"settings are: {', '.join(Settings.model_fields)}")
+        return None
+    names = [n for n in Settings.model_fields if show_all or n in ALWAYS_SHOWN or sources[n] != "default"]
+    width = max(len(n) for n in names)
+    for name in names:
+        value = _shown_value(name, getattr(settings, name))
+        report.line(f"  {name.ljust(width)}  {value:<34} {sources[name]}")
+    hidden = len(Settings.model_fields) - len(names)
+    if hidden:
+        report.line(f"  … {hidden} more at their defaults (--all lists them)")
+    return settings
+
+
+def _list_environment(report: _Report) -> None:
+    names = [env_name(n) for n in Settings.model_fields]
+    present = [n for n in names if os.environ.get(n, "").strip()]
+    if present:
+        report.note("set in the environment: " + ", ".join(present))
+    else:
+        report.note("no HUMANLOOP_* / OTEL_TOOL_EXPORTER_* variables are set")
+
+
+# ======================================================================== connection
+def _root_of(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip() or "no detail"
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    return text[:200]
+
+
+def _connection_section(report: _Report, settings: Settings) -> None:
+    report.heading("Connection (nothing is created)")
+    base = settings.base_url.rstrip("/")
+    headers = {**settings.headers, "X-API-KEY": settings.api_key_value}
+    timeout = httpx.Timeout(min(settings.timeout, CHECK_TIMEOUT), connect=min(settings.connect_timeout, CHECK_TIMEOUT))
+    with httpx.Client(timeout=timeout, headers=headers) as client:
+        list_url = f"{base}/tools"
+        started = time.monotonic()
+        try:
+            response = client.get(list_url, params={"size": 1})
+        except httpx.HTTPError as exc:
+            hint = (
+                "is the stub running? `otel-tool-exporter stub` (or `demo --wait`) starts it"
+                if is_loopback_url(base)
+                else "check the host name, your network and proxy settings (HTTPS_PROXY)"
+            )
+            report.problem(f"{base} does not answer: {type(exc).__name__}: {exc or 'no detail'}", hint)
+            return
+        elapsed = (time.monotonic() - started) * 1000
+        report.ok(f"{base} answers (GET /tools → HTTP {response.status_code} in {elapsed:.0f} ms)")
+        _stub_note(report, client, base)
+        if response.status_code == 200:
+            report.ok("API key accepted (it may list Tools)")
+        elif response.status_code in (401, 403):
+            report.problem(
+                f"API key rejected: HTTP {response.status_code}: {_detail(response)}",
+                f"check {env_name('api_key')} (the key is sent as the X-API-KEY header)",
+            )
+        else:
+            _probe_log_endpoint(report, client, base, response.status_code)
+    if settings.version_id or settings.environment:
+        report.note("not checked: whether version_id / environment exist (the API checks them only when a Log is sent)")
+
+
+def _probe_log_endpoint(report: _Report, client: httpx.Client, base: str, list_status: int) -> None:
+    """No Tool listing here (the stub has none): ask the Log endpoint itself, with a body it must
+    refuse. Authentication comes first, so 401/403 means a bad key and 422 a good one."""
+    url = f"{base}/tools/log"
+    try:
+        response = client.post(url, json=_INVALID_LOG_BODY)
+    except httpx.HTTPError as exc:
+        report.problem(f"POST {url} failed: {type(exc).__name__}: {exc}")
+        return
+    status = response.status_code
+    if status == 422:
+        report.ok("API key accepted (the Log endpoint refused a deliberately invalid body: no Log created)")
+    elif status in (401, 403):
+        report.problem(
+            f"API key rejected: HTTP {status}: {_detail(response)}",
+            f"check {env_name('api_key')} (the key is sent as the X-API-KEY header)",
+        )
+    elif status == 404:
+        report.problem(
+            f"POST {url} → 404: no Log endpoint there",
+            "the base URL should end in the API version, e.g. https://api.humanloop.com/v5 or http://127.0.0.1:8000/v5",
+        )
+    elif status == 200:  # should not happen: the body is invalid
+        report.problem(f"POST {url} accepted an invalid body (HTTP 200): is this a Humanloop-compatible API?")
+    else:
+        report.note(
+            f"could not check the API key: GET /tools → HTTP {list_status}, POST /tools/log → HTTP {status}: "
+            f"{_detail(response)}"
+        )
+
+
+def _stub_note(report: _Report, client: httpx.Client, base: str) -> None:
+    if not is_loopback_url(base):
+        return
+    try:
+        response = client.get(f"{_root_of(base)}/_stub/stats")
+        stats = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return
+    if isinstance(stats, dict) and "logs" in stats:
+        report.note(
+            f"this is the local stub ({stats['logs']} Logs stored; it accepts any non-empty key); "
+            f"trace view: {_root_of(base)}/"
+        )
+
+
+# ======================================================================== conventions
+def _conventions_section(report: _Report, registry: ConventionRegistry) -> None:
+    report.heading("Conventions recognised (tried in this order)")
+    recognisers = registry.recognisers
+    width = max((len(str(getattr(r, "name", ""))) for r in recognisers), default=0)
+    for recogniser in recognisers:
+        markers = [f"span name {n!r}" for n in getattr(recogniser, "span_names", ())]
+        markers += [f"span name '{p} …'" for p in getattr(recogniser, "span_name_prefixes", ())]
+        markers += [f"attribute {k}" for k in getattr(recogniser, "marker_keys", ())]
+        name = str(getattr(recogniser, "name", type(recogniser).__name__))
+        report.line(f"  {name.ljust(width)}  {'; '.join(markers) or '(no marker declared)'}")
+    report.line(f"  {'(yours)'.ljust(width)}  ToolLogExporter(is_tool_span=...) logs any span it accepts")
+
+
+# ======================================================================== --span
+def _ns(value: Any) -> int:
+    """An ISO timestamp (SDK ``to_json``) or a number of nanoseconds, as Unix nanoseconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    seconds = parse_time(value)
+    if seconds is None:
+        return 0
+    # keep microseconds exact: float seconds would blur the last digits
+    text = str(value).rstrip("Zz")
+    micros = int((text.split(".", 1)[1] + "000000")[:6]) if "." in text else 0
+    return int(seconds) * 1_000_000_000 + micros * 1000
+
+
+def _hex_id(value: Any) -> int | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[2:] if value.lower().startswith("0x") else value
+    try:
+        return int(text, 16) or None
+    except ValueError:
+        raise SpanFileError(f"not a hex id: {value!r}") from None
+
+
+def _attrs(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+
+
+def _from_sdk_json(doc: Mapping[str, Any]) -> SpanRecord:
+    """``ReadableSpan.to_json()``: ids as ``0x…`` hex, times as ISO strings, kind ``SpanKind.X``."""
+    context = doc.get("context") or {}
+    trace_id, span_id = _hex_id(context.get("trace_id")), _hex_id(context.get("span_id"))
+    if trace_id is None or span_id is None:
+        raise SpanFileError("context.trace_id / context.span_id missing")
+    status = doc.get("status") or {}
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=_hex_id(doc.get("parent_id")),
+        name=str(doc.get("name") or ""),
+        kind=str(doc.get("kind") or "SpanKind.INTERNAL").rsplit(".", 1)[-1],
+        start_time_unix_nano=_ns(doc.get("start_time")),
+        end_time_unix_nano=_ns(doc.get("end_time") or doc.get("start_time")),
+        status_code=str(status.get("status_code") or "UNSET"),
+        status_description=status.get("description") or None,
+        attributes=_attrs(doc.get("attributes")),
+        events=tuple(
+            EventRecord(str(e.get("name") or ""), _ns(e.get("timestamp")), _attrs(e.get("attributes")))
+            for e in doc.get("events") or ()
+            if isinstance(e, dict)
+        ),
+        resource_attributes=_attrs((doc.get("resource") or {}).get("attributes")),
+    )
+
+
+def _from_otlp_json(doc: Mapping[str, Any]) -> list[SpanRecord]:
+    """OTLP/JSON: a whole export request, one ``resourceSpans`` entry, or a bare span object."""
+    from otel_tool_exporter._internal.spans.otlp import DecodeError, decode_json
+
+    if "resourceSpans" in doc or "resource_spans" in doc:
+        request: Mapping[str, Any] = doc
+    elif "scopeSpans" in doc or "scope_spans" in doc:
+        request = {"resourceSpans": [doc]}
+    else:
+        request = {"resourceSpans": [{"scopeSpans": [{"spans": [doc]}]}]}
+    try:
+        result = decode_json(json.dumps(request).encode())
+    except DecodeError as exc:
+        raise SpanFileError(f"not OTLP/JSON: {exc}") from None
+    if result.rejected:
+        raise SpanFileError(result.error_message())
+    return result.spans
+
+
+def read_spans(doc: Any) -> list[SpanRecord]:
+    """Every span in a ``--span`` document: the SDK's ``to_json()``, OTLP/JSON, or the test
+    fixture format (``{"spans": [...]}``); a JSON list of spans in any of these is read too."""
+    if isinstance(doc, list):
+        return [span for item in doc for span in read_spans(item)]
+    if not isinstance(doc, dict):
+        raise SpanFileError("expected a JSON object (one span) or an OTLP/JSON export request")
+    if "context" in doc and "name" in doc:
+        return [_from_sdk_json(doc)]
+    if any(k in doc for k in ("resourceSpans", "resource_spans", "scopeSpans", "scope_spans", "traceId", "spanId")):
+        return _from_otlp_json(doc)
+    if isinstance(doc.get("spans"), list):
+        return [SpanRecord.from_fixture(s) for s in doc["spans"]]
+    if "trace_id" in doc and "span_id" in doc:
+        return [SpanRecord.from_fixture(doc)]
+    raise SpanFileError(
+        "not a span: expected ReadableSpan.to_json() output (with 'context'), OTLP/JSON "
+        "('resourceSpans' or a span with 'traceId'), or the test fixture format"
+    )
+
+
+def _span_section(report: _Report, path: Path, settings: Settings | None, registry: ConventionRegistry) -> None:
+    report.heading(f"Span file {path}")
+    try:
+        spans = read_spans(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        report.problem(f"cannot read {path}: {exc.strerror or exc}")
+        return
+    except ValueError as exc:  # JSONDecodeError and SpanFileError
+        report.problem(f"cannot read {path}: {exc}")
+        return
+    except (KeyError, TypeError) as exc:
+        report.problem(f"cannot read {path}: malformed span ({type(exc).__name__}: {exc})")
+        return
+    if not spans:
+        report.problem(f"{path} holds no spans")
+        return
+    effective = settings or Settings()
+    if settings is None:
+        report.note("mapped with default settings (the configuration above has a problem)")
+    schemas = SchemaMemory()
+    calls = []
+    for span in spans:
+        call = registry.recognise(span)
+        calls.append(call)
+        if call is None:
+            schemas.learn(span)  # chat/LLM spans teach tool schemas, as in the exporter
+    tools = sum(c is not None for c in calls)
+    if len(spans) > 1:
+        report.line(f"  {len(spans)} spans; {tools} tool span{'s' if tools != 1 else ''}")
+        if not tools:
+            report.problem(f"no tool span among the {len(spans)} spans in {path}")
+    detailed = 0
+    for span, call in zip(spans, calls, strict=True):
+        if len(spans) > 1 and call is None:
+            report.line(f"  - {span.name!r}: not a tool span")
+            continue
+        if detailed >= MAX_DETAILED_SPANS:
+            report.line(f"  - {span.name!r}: tool span ({call.convention if call else '?'}); not shown in full")
+            continue
+        detailed += 1
+        _explain_span(report, span, call, effective, registry, schemas)
+
+
+def _explain_span(
+    report: _Report,
+    span: SpanRecord,
+    call: Any,
+    settings: Settings,
+    registry: ConventionRegistry,
+    schemas: SchemaMemory,
+) -> None:
+    parent = span.parent_span_id_hex or "none (a root span)"
+    report.line(f"  span {span.name!r}  trace {span.trace_id_hex}  span {span.span_id_hex}  parent {parent}")
+    if call is None:
+        candidates = registry.candidates(span)
+        if candidates:
+            names = ", ".join(str(getattr(r, "name", r)) for r in candidates)
+            report.line(
+                f"  ✗ not a tool span: {names} matched its markers but declined it "
+                "(e.g. a pseudo-tool, or the marker says it is not a tool call)"
+            )
+        else:
+            report.line("  ✗ not a tool span: it carries no convention's marker (see the list above)")
+        interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
+        if interesting:
+            report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
+        report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
+        report.problems.append(f"span {span.name!r} is not a tool span")
+        return
+    recorded = [
+        "arguments recorded" if call.arguments is not MISSING else "arguments NOT recorded (content capture off?)",
+        "result recorded" if call.result is not MISSING else "result NOT recorded",
+    ]
+    report.line(f"  ✓ tool span: convention {call.convention!r}, tool {call.name!r}; " + ", ".join(recorded))
+    mapped = map_recognised(span, call, settings, schemas)
+    request = mapped.request
+    Redactor(settings.redact_keys).apply(request)
+    cap_request(request, settings.max_field_bytes)  # lists what it cut in metadata.otel.truncated
+    query = {k: v for k, v in (("version_id", mapped.version_id), ("environment", mapped.environment)) if v}
+    target = f"{settings.base_url.rstrip('/')}/tools/log"
+    suffix = ("?" + "&".join(f"{k}={v}" for k, v in query.items())) if query else ""
+    report.line(f"    maps to POST {target}{suffix} with this body (after redaction and field caps):")
+    body = json.dumps(json.loads(request.to_json_bytes()), indent=2, ensure_ascii=False)
+    for text in body.splitlines():
+        report.line("      " + text)
+    if mapped.explicit_parent:
+        report.line(f"    trace_parent_id: {mapped.explicit_parent} (explicit, from {EXPLICIT_PARENT_KEY})")
+    elif span.parent_span_id is not None:
+        report.line(
+            "    trace_parent_id: set at export time to the Log id of the nearest ancestor span that is itself "
+            "a tool span (none when no ancestor is)"
+        )
+
+
+_MARKER_ROOTS = frozenset(
+    {"gen_ai", "openinference", "tool", "traceloop", "ai", "langfuse", "mlflow", "langsmith", "humanloop", "agentops"}
+)
+
+
+# ======================================================================== command
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name in ("base_url", "path_prefix", "version_id", "environment"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    for item in args.set or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"doctor: --set expects NAME=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    return overrides
+
+
+def run_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    report = _Report(out or sys.stdout)
+    report.line("otel-tool-exporter doctor")
+    report.line()
+    settings = _settings_section(report, _overrides(args), args.all)
+    if settings is not None:
+        if args.offline:
+            report.heading("Connection")
+            report.note("not checked (--offline)")
+        else:
+            _connection_section(report, settings)
+    registry = ConventionRegistry()
+    _conventions_section(report, registry)
+    if args.span:
+        _span_section(report, Path(args.span), settings, registry)
+    report.line()
+    if report.problems:
+        count = len(report.problems)
+        report.line(f"{count} problem{'s' if count != 1 else ''} found: " + "; ".join(report.problems))
+        return 1
+    report.line("No problems found.")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check the configuration and connection, list conventions, explain a span",
+        description="Show the resolved settings and where each came from, check that the base URL answers and "
+        "the API key is accepted (no Log is created), list the recognised conventions, and with --span show "
+        "what one span maps to. Exit status 1 when a problem was found.",
+    )
+    parser.add_argument("--base-url", default=None, help="as the exporter's base_url argument")
+    parser.add_argument("--path-prefix", default=None, help="as the exporter's path_prefix argument")
+    parser.add_argument("--version-id", default=None, help="as the exporter's version_id argument")
+    parser.add_argument("--environment", default=None, help="as the exporter's environment argument")
+    parser.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="any other setting as an argument (repeatable)"
+    )
+    parser.add_argument("--all", action="store_true", help="list every setting, not only those set or essential")
+    parser.add_argument("--offline", action="store_true", help="skip the connection checks")
+    parser.add_argument(
+        "--span",
+        metavar="FILE.json",
+        help="one span as OTLP/JSON or ReadableSpan.to_json() output: is it a tool span, and what Log does it become?",
+    )
+    parser.set_defaults(func=run_doctor)

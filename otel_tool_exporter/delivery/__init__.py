@@ -1,1 +1,0 @@
-"""The delivery stage: HTTP transport, retry policy, adaptive concurrency, the API client."""
