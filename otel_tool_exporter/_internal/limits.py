@@ -7,6 +7,7 @@ listed in ``metadata.otel.truncated``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from otel_tool_exporter._internal.build.values import dumps_compact
@@ -34,6 +35,7 @@ def _size(value: Any) -> int:
 
 def _largest_leaf(value: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
     best = (-1, path)
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
