@@ -150,6 +150,7 @@ def test_payload_too_large_is_truncated_and_sent_once_more(stub: StubServer) -> 
     provider.shutdown()
 
 
+@pytest.mark.slow
 def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path, monkeypatch: Any) -> None:
     """Server down longer than the retry budget, spans keep coming, memory stays at max_queue,
     all arrive. The budget (max_elapsed) and the spool's retry-later delay are shortened so the

@@ -97,3 +97,29 @@ def _var_keyword(callable_: object) -> str:
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             return name
     raise AssertionError("no **kwargs")
+
+
+def test_the_product_docs_stand_alone() -> None:
+    """The package, its help texts and its docs explain themselves: they never send a reader to
+    a document the product does not contain."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [
+        *root.joinpath("otel_tool_exporter").rglob("*.py"),
+        *root.joinpath("otel_tool_exporter").rglob("*.html"),
+        *root.joinpath("otel_tool_exporter").rglob("*.js"),
+        *root.joinpath("docs").rglob("*.md"),
+        *root.joinpath("examples").rglob("*.py"),
+        *root.joinpath("examples").rglob("*.md"),
+        root / "README.md",
+        root / "benchmarks" / "README.md",
+    ]
+    cited = [
+        f"{path.relative_to(root)}: {marker}"
+        for path in files
+        if path.is_file()
+        for marker in ("SPEC §", "SPEC.md", "shared/SPEC", "shared/reference", "steering repo")
+        if marker in path.read_text(encoding="utf-8", errors="replace")
+    ]
+    assert cited == []

@@ -1,4 +1,4 @@
-"""``configure()``: the one-line setup (SPEC §1)."""
+"""``configure()``: the one-line setup."""
 
 from __future__ import annotations
 

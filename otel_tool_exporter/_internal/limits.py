@@ -1,4 +1,4 @@
-"""Field size caps (SPEC §5 ``max_field_bytes``): nothing oversized leaves, and nothing is cut silently.
+"""Field size caps (``max_field_bytes``): nothing oversized leaves, and nothing is cut silently.
 
 Text fields are cut at a UTF-8 boundary and end with ``…[truncated N bytes]``; object fields have
 their largest string leaves cut first, keeping the keys a user looks for. Every truncated field is

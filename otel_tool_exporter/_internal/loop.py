@@ -398,11 +398,7 @@ class DeliveryLoop:
         self._release(self.engine.release_all(Reason.SHUTDOWN))
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
-        if self.spool is not None:
-            try:
-                self.dispatch.commit() if self.dispatch is not None else None
-            finally:
-                self.spool.close()
+            self.dispatch.commit()  # the spool itself is closed with the runtime, after the last task
 
     def log_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._logged_messages or len(self._logged_messages) > 1000:

@@ -1,4 +1,4 @@
-"""The OTLP/gRPC receiver (issue 7 item 4): ``TraceService/Export`` → decode once → the same pipeline.
+"""The OTLP/gRPC receiver: ``TraceService/Export`` → decode once → the same pipeline.
 
 Why gRPC at all: the OpenTelemetry Collector's ``loadbalancing`` exporter speaks only OTLP/gRPC,
 so without this every sidecar needs a relay Collector in front of it. With it, the gateway

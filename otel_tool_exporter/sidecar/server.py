@@ -1,4 +1,4 @@
-"""The OTLP/HTTP receiver (SPEC §6): ``POST /v1/traces`` → decode once → the exporter's pipeline.
+"""The OTLP/HTTP receiver: ``POST /v1/traces`` → decode once → the exporter's pipeline.
 
 Every request is checked in the cheapest order — token, content type, encoding, declared length,
 queue room — before a byte of the body is read. The body is read under a deadline and a cap that
