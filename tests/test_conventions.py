@@ -162,3 +162,23 @@ def test_adk_placeholder_call_id_and_merged_pseudo_tool() -> None:
     )
     assert registry.recognise(merged) is None
     assert not registry.looks_like_tool(merged.name, merged.attributes)
+
+
+def test_haystack_failed_call_without_the_error_object() -> None:
+    """Haystack flags a failed call with ``haystack.tool.error`` (status stays UNSET); when the
+    output is not its ``{"error": message}`` object, the call is still an error and the output is kept."""
+    flagged = {
+        "haystack.tool.name": "fail_tool",
+        "haystack.agent.step.tool.input": json.dumps({"reason": "disk full"}),
+        "haystack.tool.error": "true",
+    }
+    log = _log(_span("haystack.agent.step.tool", {**flagged, "haystack.agent.step.tool.output": "partial"}))
+    assert log["inputs"] == {"reason": "disk full"}
+    assert log["output"] == "partial"
+    assert "haystack.tool.error" in log["error"]
+    log = _log(_span("haystack.agent.step.tool", {**flagged, "haystack.agent.step.tool.output": '{"error": "boom"}'}))
+    assert log["error"] == "boom"
+    assert "output" not in log
+    assert "haystack.tool.error" not in log["metadata"].get("attributes", {})
+    # the span name alone is not a tool call: Haystack always names the tool
+    assert ConventionRegistry().recognise(_span("haystack.agent.step.tool", {})) is None

@@ -26,7 +26,7 @@ def _is_tool(value: Any) -> bool:
 class LangSmithToolRecogniser:
     name = "langsmith"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _is_tool(attrs.get(KIND))

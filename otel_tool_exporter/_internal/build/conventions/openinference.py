@@ -86,7 +86,7 @@ def tool_schema(raw: Any) -> dict[str, Any] | None:
 class OpenInferenceToolRecogniser:
     name = "openinference"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _is_kind_tool(attrs.get(KIND))
