@@ -71,7 +71,11 @@ class Golden:
     inputs: dict[str, Any] = field(default_factory=lambda: dict(ARGS))
     outputs: dict[str, Any] = field(default_factory=lambda: dict(OUTPUTS))
     fail_error: str = "boom: disk full"  # substring of fail_tool's error
+    fail_error_exact: str | None = None  # fail_tool's whole error, where the framework recorded it cleanly
     extra_tools: tuple[str, ...] = ()  # tools beyond the scenario's five
+    # "<tool>.<field>" -> the pending change that makes it right: checked, and an expected failure
+    # until then (a check listed here that passes fails the test, so the entry gets removed)
+    awaiting: dict[str, str] = field(default_factory=dict)
 
 
 GOLDEN: dict[str, Golden] = {
@@ -116,6 +120,15 @@ GOLDEN: dict[str, Golden] = {
     "vercel_ai": Golden(call_ids=NUMBERED_IDS),
     # Haystack records no call id, and tool schemas only as Python's repr of Tool objects on the agent span
     "haystack": Golden(schemas=frozenset()),
+    "langsmith_otel": Golden(
+        call_ids=OPENAI_STYLE_IDS,  # description and schema from gen_ai.tool.definitions on the chat span
+        fail_error_exact="ValueError: boom: disk full",
+        awaiting={
+            "fail_tool.error": "needs the general value rules from the fidelity branch: the exception event "
+            "is type 'Exception' with message \"ValueError('boom: disk full')Traceback ...\"; the error should "
+            "read 'ValueError: boom: disk full' without the traceback",
+        },
+    ),
 }
 
 
@@ -200,28 +213,63 @@ def test_one_log_per_tool_call_and_none_for_other_spans(golden_run: Run) -> None
         assert span_names[log["metadata"]["otel"]["span_id"]] == log["metadata"]["otel"]["span_name"]
 
 
+class _Checks:
+    """Assertions, some of which may be awaiting a known fix (``Golden.awaiting``)."""
+
+    def __init__(self, awaiting: dict[str, str]) -> None:
+        self.awaiting = awaiting
+        self.pending: list[str] = []
+        self.fixed: list[str] = []
+
+    def check(self, key: str, passed: bool, detail: Any) -> None:
+        reason = self.awaiting.get(key)
+        if reason is None:
+            assert passed, (key, detail)
+        elif passed:
+            self.fixed.append(key)
+        else:
+            self.pending.append(f"{key} ({reason}); got {detail!r}"[:400])
+
+    def finish(self) -> None:
+        assert not self.fixed, f"right now: remove {self.fixed} from Golden.awaiting"
+        if self.pending:
+            pytest.xfail("; ".join(self.pending))
+
+
+def _output_matches(log: dict[str, Any], want: Any) -> bool:
+    got = log.get("output")
+    if not isinstance(got, str):
+        return False
+    if isinstance(want, dict):
+        try:
+            return bool(json.loads(got) == want)
+        except ValueError:
+            return False
+    return got == want  # a string as is, never JSON-quoted
+
+
 def test_inputs_outputs_and_errors(golden_run: Run) -> None:
     golden = golden_run.golden
     logs = golden_run.logs
+    checks = _Checks(golden.awaiting)
     by_tool = {_tool_of(log): log for log in logs}
     for tool, log in by_tool.items():
         if tool in golden.inputs:
-            assert log["inputs"] == golden.inputs[tool], tool
+            checks.check(f"{tool}.inputs", log.get("inputs") == golden.inputs[tool], log.get("inputs"))
         elif tool in ARGS:
-            assert "inputs" not in log, tool
+            checks.check(f"{tool}.inputs", "inputs" not in log, log.get("inputs"))
         if tool in golden.outputs:
-            want = golden.outputs[tool]
-            assert isinstance(log["output"], str)
-            if isinstance(want, dict):
-                assert json.loads(log["output"]) == want, tool
-            else:
-                assert log["output"] == want, tool  # a string as is, never JSON-quoted
+            checks.check(f"{tool}.output", _output_matches(log, golden.outputs[tool]), log.get("output"))
         elif tool in ARGS:
-            assert "output" not in log, tool
+            checks.check(f"{tool}.output", "output" not in log, log.get("output"))
         if tool == "fail_tool":
-            assert golden.fail_error in log["error"]
+            error = log.get("error") or ""
+            assert golden.fail_error in error
+            if golden.fail_error_exact is not None:
+                checks.check(f"{tool}.error", error == golden.fail_error_exact, error)
         else:
             assert "error" not in log, tool
+    checks.finish()
 
 
 def test_descriptions_schemas_and_call_ids(golden_run: Run) -> None:
