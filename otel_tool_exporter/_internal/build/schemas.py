@@ -261,9 +261,10 @@ def requested_tool_calls(span: SpanRecord) -> list[tuple[str, Any, str]]:
 
 
 def _arguments_key(arguments: Any) -> str | None:
-    """Arguments compared by content: JSON objects canonically, call envelopes by their kwargs."""
+    """Arguments compared by content: JSON objects canonically, call envelopes by their kwargs
+    (``{"args": [], "kwargs": {...}}``, or ``{"kwargs": {...}}`` alone as LlamaIndex records it)."""
     value = decode_json(arguments)
-    if isinstance(value, Mapping) and "kwargs" in value and "args" in value and not value.get("args"):
+    if isinstance(value, Mapping) and "kwargs" in value and ("args" in value or len(value) == 1) and not value.get("args"):
         value = value["kwargs"]
     if value is MISSING:
         return None
