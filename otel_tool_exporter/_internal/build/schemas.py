@@ -40,7 +40,8 @@ def _hint_from_definition(item: Any) -> ToolSchemaHint | None:
     """Read one OpenAI-style (or flat) tool definition."""
     if not isinstance(item, dict):
         return None
-    function = item.get("function") if isinstance(item.get("function"), dict) else item
+    nested = item.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else item
     name = function.get("name")
     if not isinstance(name, str) or not name:
         return None
