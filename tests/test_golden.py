@@ -146,6 +146,15 @@ GOLDEN: dict[str, Golden] = {
             for tool in ("get_weather", "lookup_user", "research", "search_web")
         },
     ),
+    # AutoGen records no arguments or results on its spans (only in Python logging) and traces no model
+    # calls, so there are no definitions to learn a schema from
+    "autogen": Golden(
+        call_ids=NUMBERED_IDS,
+        schemas=frozenset(),
+        inputs={},
+        outputs={},
+        fail_error_exact="ValueError: boom: disk full",
+    ),
 }
 
 
