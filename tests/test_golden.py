@@ -155,6 +155,15 @@ GOLDEN: dict[str, Golden] = {
         outputs={},
         fail_error_exact="ValueError: boom: disk full",
     ),
+    "agno": Golden(
+        call_ids=NUMBERED_IDS,
+        # Agno hands the error text back to the model as the tool's result, and records it as the output
+        outputs={**OUTPUTS, "fail_tool": "boom: disk full"},
+        awaiting={
+            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
+            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
+        },
+    ),
 }
 
 
