@@ -61,6 +61,11 @@ ADK_IDS = {**NUMBERED_IDS, "fail_tool": None}  # ADK writes the placeholder '<no
 ALL = frozenset(ARGS)
 
 
+class Prefix(str):
+    """An expected output the framework recorded with more text after it (CrewAI appends its own
+    instructions to some tool results before they reach the model, and records that)."""
+
+
 @dataclass(frozen=True)
 class Golden:
     """What the framework recorded, hence what its Logs must show."""
@@ -186,6 +191,20 @@ GOLDEN: dict[str, Golden] = {
         # search_web) sits beside research in the trace, not under it
         nested=False,
     ),
+    "crewai": Golden(
+        descriptions=False,
+        schemas=frozenset(),
+        # CrewAI retries a failing tool: three attempts, three spans, three Logs
+        extra_tools=("fail_tool", "fail_tool"),
+        outputs={
+            **OUTPUTS,
+            "research": Prefix(OUTPUTS["research"] + "\n\n\nYou ONLY have access to the following tools"),
+        },
+        awaiting={
+            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
+            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
+        },
+    ),
 }
 
 
@@ -307,6 +326,8 @@ def _output_matches(log: dict[str, Any], want: Any) -> bool:
             return bool(json.loads(got) == want)
         except ValueError:
             return False
+    if isinstance(want, Prefix):
+        return got.startswith(want)
     return got == want  # a string as is, never JSON-quoted
 
 
