@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -205,6 +206,16 @@ GOLDEN: dict[str, Golden] = {
             "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
         },
     ),
+    "dspy": Golden(
+        descriptions=False,  # DSPy's instrumentation records no tool.name, description or schema
+        schemas=frozenset(),
+        extra_tools=("finish", "finish"),  # ReAct's built-in finish tool is a real tool call in DSPy
+        fail_error_exact="ValueError: boom: disk full",
+        awaiting={
+            "name": "needs the general value rules from the fidelity branch: with no tool-name attribute the "
+            "name comes from the span name 'get_weather.__call__'; the '.__call__' suffix must go",
+        },
+    ),
 }
 
 
@@ -263,6 +274,21 @@ class Run(NamedTuple):
     doc: dict[str, Any]
     logs: list[dict[str, Any]]
     exporter: Any
+    sent_names: list[str]  # the tool names as the Logs carried them, before any awaited clean-up
+
+
+_METHOD_SUFFIX = re.compile(r"\.(?:__call__|call|acall|run|arun|invoke|ainvoke)$")
+
+
+def _awaited_names(golden: Golden, logs: list[dict[str, Any]]) -> list[str]:
+    """The Logs' tool names; while a name fix is awaited (``awaiting["name"]``), the Logs are keyed
+    by the name the user wants (method-call suffix removed) so every other check still runs."""
+    sent = [log["tool"]["function"]["name"] for log in logs]
+    if "name" in golden.awaiting:
+        for log in logs:
+            function = log["tool"]["function"]
+            function["name"] = _METHOD_SUFFIX.sub("", function["name"])
+    return sent
 
 
 @pytest.fixture(params=sorted(GOLDEN))
@@ -271,7 +297,8 @@ def golden_run(request: pytest.FixtureRequest, stub: StubServer) -> Iterator[Run
     if not (FIXTURES / f"{name}.json").exists():
         pytest.skip(f"fixture {name}.json not captured in this checkout")
     doc, logs, exporter = run_fixture(stub, name)
-    yield Run(name, GOLDEN[name], doc, logs, exporter)
+    sent_names = _awaited_names(GOLDEN[name], logs)
+    yield Run(name, GOLDEN[name], doc, logs, exporter, sent_names)
     exporter.shutdown()
     del exporter
     gc.collect()  # process-wide metrics sum live pipelines: let this one go before the next test
@@ -292,6 +319,10 @@ def test_one_log_per_tool_call_and_none_for_other_spans(golden_run: Run) -> None
     span_names = {s["span_id"]: s["name"] for s in doc["spans"]}
     for log in logs:  # each Log points at a real span of the fixture
         assert span_names[log["metadata"]["otel"]["span_id"]] == log["metadata"]["otel"]["span_name"]
+    checks = _Checks(golden.awaiting)
+    wanted = [log["tool"]["function"]["name"] for log in logs]
+    checks.check("name", golden_run.sent_names == wanted, golden_run.sent_names)
+    checks.finish()
 
 
 class _Checks:
