@@ -12,9 +12,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser
 from otel_tool_exporter._internal.build.redaction import RedactHook
 from otel_tool_exporter._internal.delivery.transport import Transport
+from otel_tool_exporter._internal.log import ensure_heard, report_startup_error
 from otel_tool_exporter._internal.pipeline import Pipeline
 from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter.settings import Settings
+from otel_tool_exporter.settings import ConfigurationError, Settings
 
 __all__ = ["ToolLogExporter"]
 
@@ -44,17 +45,22 @@ class ToolLogExporter(SpanExporter):
         shutdown_timeout: float | None = None,
         **settings: Any,
     ) -> None:
-        self.settings = Settings.resolve(
-            api_key=api_key,
-            base_url=base_url,
-            path_prefix=path_prefix,
-            version_id=version_id,
-            environment=environment,
-            shutdown_timeout=shutdown_timeout,
-            # a name ("aiohttp"/"httpx") is the `transport` setting; a callable is your own transport factory
-            transport=transport if isinstance(transport, str) else None,
-            **settings,
-        )
+        ensure_heard()  # warnings reach stderr even when the application set up no logging
+        try:
+            self.settings = Settings.resolve(
+                api_key=api_key,
+                base_url=base_url,
+                path_prefix=path_prefix,
+                version_id=version_id,
+                environment=environment,
+                shutdown_timeout=shutdown_timeout,
+                # a name ("aiohttp"/"httpx") is the `transport` setting; a callable is your own transport factory
+                transport=transport if isinstance(transport, str) else None,
+                **settings,
+            )
+        except ConfigurationError as exc:
+            report_startup_error(exc)  # zero-code: one line instead of the SDK's two tracebacks
+            raise
         registry = ConventionRegistry(is_tool_span=is_tool_span)
         for recogniser in recognisers or ():
             registry.add(recogniser, first=True)
