@@ -439,4 +439,4 @@ def test_serve_without_the_sidecar_extra_says_how_to_install_it(monkeypatch: pyt
         sys, "stderr", type("W", (), {"write": lambda self, m: messages.append(m), "flush": lambda self: None})()
     )
     assert args.func(args) == 2
-    assert "pip install 'otel-tool-exporter[sidecar]'" in "".join(messages)
+    assert "pip install 'opentelemetry-proto>=1.27'" in "".join(messages)  # on PyPI: works however we were installed
