@@ -55,7 +55,7 @@ def test_node_otlp_json_client_becomes_nested_logs(stub: StubServer, node_client
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert exporter.force_flush(10_000)
-        health = httpx.get(f"{sidecar.url}/healthz").json()
+        health = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer node-token"}).json()
     # one request per span (SimpleSpanProcessor): children arrived before their parents
     assert health["sidecar"]["requests_by_format"] == {"json": 9}
     assert health["sidecar"]["spans_rejected"] == 0
@@ -76,7 +76,7 @@ def test_node_client_with_a_wrong_token_is_refused(stub: StubServer, node_client
         run = subprocess.run(
             [NODE, str(node_client), sidecar.traces_url, "none", "wrong"], capture_output=True, text=True, timeout=120
         )
-        health = httpx.get(f"{sidecar.url}/healthz").json()
+        health = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer node-token"}).json()
     assert run.returncode == 1
     assert health["status"] == "ok" and health["sidecar"]["responses"] == {"401": 9}
     assert logs_by_path(stub) == {}
