@@ -119,7 +119,8 @@ def _row_html(row: Row, trace: Trace, path_filter: str | None) -> str:
     fact_html = "".join(
         f'<span class="fact"><span class="fk">{_esc(k)}</span> <code>{_esc(v)}</code></span>' for k, v in facts if v
     )
-    fields = [_tool_html(log.get("tool"))] if isinstance(log.get("tool"), dict) else []
+    tool = log.get("tool")
+    fields = [_tool_html(tool)] if isinstance(tool, dict) else []
     for key in _FIELDS:
         value = log.get(key)
         if value in (None, "", {}):
@@ -139,7 +140,8 @@ def _row_html(row: Row, trace: Trace, path_filter: str | None) -> str:
 
 def _tool_html(tool: dict[str, Any]) -> str:
     """The Tool the Log was sent with: its name, description and parameter schema."""
-    function = tool.get("function") if isinstance(tool.get("function"), dict) else {}
+    raw = tool.get("function")
+    function: dict[str, Any] = raw if isinstance(raw, dict) else {}
     name = function.get("name")
     description = function.get("description")
     parameters = function.get("parameters")
