@@ -20,7 +20,10 @@ from typing import Any
 
 import pytest
 
-grpc = pytest.importorskip("grpc", reason="the 'grpc' extra (part of dev) is not installed")
+grpc = pytest.importorskip("grpc", reason="grpcio is not installed (the grpc extra, part of dev)")
+pytest.importorskip(
+    "opentelemetry.exporter.otlp.proto.grpc", reason="the OTLP/gRPC client is not installed (the dev extra has it)"
+)
 
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: E402

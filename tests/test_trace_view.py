@@ -4,9 +4,9 @@ What a person does after ``otel-tool-exporter demo``: open the page, see the nes
 a Log to read its inputs; leave the page open and see new traces arrive; filter. A screenshot of
 the page is saved under ``test-artifacts/``.
 
-Skips (with the reason) only where no browser can be had: ``.ci/run`` installs Chromium when it
-is missing, and the ``dev`` extra installs Playwright (which drives that Chromium: Playwright's
-own browser downloads are never used).
+Skips (with the reason) where no browser can be had: the ``browser`` extra (part of ``dev``)
+installs Playwright, which drives the system Chromium (Playwright's own browser downloads are never
+used); ``.ci/run`` installs Chromium when it is missing.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _chromium() -> str | None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]' installs it)"
+        "playwright.sync_api", reason="Playwright is not installed (the browser extra: pip install -e '.[browser]')"
     )
     executable = _chromium()
     if executable is None:
