@@ -182,6 +182,17 @@ def test_stub_stops_with_0_on_sigterm() -> None:
         assert stopped_by(proc, signal.SIGTERM) == 0
 
 
+def test_serve_ctrl_c_drains_and_exits_130() -> None:
+    with launched("serve", "--no-spool", "--port", "0", HUMANLOOP_BASE_URL="http://127.0.0.1:9/v5") as proc:
+        assert proc.stdout is not None and "OTLP/HTTP on http://127.0.0.1:" in proc.stdout.readline()
+        assert stopped_by(proc, signal.SIGINT) == 130
+
+
+def test_stub_with_a_database_it_cannot_open_is_one_line(tmp_path: Any) -> None:
+    run = cli("stub", "--port", "0", "--db", str(tmp_path / "missing-dir" / "logs.sqlite3"))
+    assert_one_line_error(run, "cannot open the database", "--db", code=2)
+
+
 # ---------------------------------------------------------------- pipes
 def _closed_pipe(args: list[str], **env: str) -> tuple[int, str]:
     """Run with a stdout whose reader has already gone (``| head`` that exited)."""
