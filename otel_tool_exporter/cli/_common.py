@@ -7,10 +7,12 @@ import errno
 import signal
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from otel_tool_exporter.cli import EXIT_INTERRUPTED
 
-__all__ = ["fail", "listen_error", "wait_for_stop"]
+__all__ = ["fail", "listen_error", "stop_signals"]
 
 
 def fail(command: str, message: str, code: int = 2) -> int:
@@ -32,9 +34,11 @@ def listen_error(host: str, port: int, exc: OSError, flag: str = "--port") -> st
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and {flag}"
 
 
-async def wait_for_stop() -> int:
-    """Wait for SIGINT (Ctrl-C) or SIGTERM; the exit status to end with: 130 after Ctrl-C, 0 after
-    SIGTERM (a service manager's ordinary stop)."""
+@contextmanager
+def stop_signals() -> Iterator[asyncio.Future[int]]:
+    """A future that SIGINT (Ctrl-C) or SIGTERM completes with the exit status to end with: 130
+    after Ctrl-C, 0 after SIGTERM (a service manager's ordinary stop). Enter it before saying the
+    server listens, so a signal sent as soon as that is read is already handled."""
     loop = asyncio.get_running_loop()
     stopped: asyncio.Future[int] = loop.create_future()
 
@@ -48,7 +52,7 @@ async def wait_for_stop() -> int:
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
             pass
     try:
-        return await stopped
+        yield stopped
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:

@@ -1,4 +1,4 @@
-"""``otel-tool-exporter serve``: the Collector sidecar in the foreground (SPEC §6).
+"""``otel-tool-exporter serve``: the Collector sidecar in the foreground.
 
 One ``ToolLogExporter`` (configured from flags and the environment, like any other) behind the
 OTLP/HTTP receiver and, with ``--grpc``/``--grpc-port`` (the ``grpc`` extra), the OTLP/gRPC one on
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_tool_exporter.cli import port
-from otel_tool_exporter.cli._common import fail, listen_error, wait_for_stop
+from otel_tool_exporter.cli._common import fail, listen_error, stop_signals
 
 __all__ = ["default_spool_dir", "register", "run_serve"]
 
@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "serve",
-        help="run the OTLP/HTTP receiver (Collector sidecar) that sends tool spans as Logs (SPEC §6)",
+        help="run the OTLP/HTTP receiver (Collector sidecar) that sends tool spans as Logs",
         description="Receive OTLP/HTTP traces on POST /v1/traces and send their tool spans to Humanloop. "
         "The API key comes from HUMANLOOP_API_KEY; every other exporter setting from OTEL_TOOL_EXPORTER_<NAME>.",
     )
@@ -172,29 +172,29 @@ async def _serve(
             await runner.cleanup()
             await asyncio.to_thread(exporter.shutdown)
             return fail("serve", f"cannot listen on {host}:{grpc_port} (gRPC): {exc}; choose another --grpc-port")
-    code = 0
-    settings = exporter.settings
-    print(
-        f"otel-tool-exporter serve: OTLP/HTTP on http://{host}:{bound}/v1/traces → {settings.base_url} "
-        f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
-        flush=True,
-    )
-    if grpc_server is not None:
-        print(f"otel-tool-exporter serve: OTLP/gRPC on {host}:{grpc_server[2]} (TraceService/Export)", flush=True)
-    try:
-        code = await wait_for_stop()
-    finally:
-        app[STATE].draining = True
-        print("otel-tool-exporter serve: draining…", flush=True)
-        if grpc_server is not None:  # refuse new calls (UNAVAILABLE), let calls in progress finish
-            await stop_grpc_server(grpc_server[0], grpc_server[1], min(shutdown_timeout, 5.0))
-        await runner.cleanup()  # stop accepting; requests in progress finish
-        await asyncio.to_thread(exporter.shutdown)
-        stats = exporter.stats()
+    with stop_signals() as stopped:  # before saying it listens: a signal sent at once is handled
+        settings = exporter.settings
         print(
-            f"otel-tool-exporter serve: stopped; received {stats.get('received')} spans, "
-            f"{stats.get('tool_spans')} tool spans, {stats.get('sent')} Logs sent, "
-            f"failed {dict(stats.get('failed') or {})}, dropped {dict(stats.get('dropped') or {})}",
+            f"otel-tool-exporter serve: OTLP/HTTP on http://{host}:{bound}/v1/traces → {settings.base_url} "
+            f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
             flush=True,
         )
+        if grpc_server is not None:
+            print(f"otel-tool-exporter serve: OTLP/gRPC on {host}:{grpc_server[2]} (TraceService/Export)", flush=True)
+        try:
+            code = await stopped
+        finally:
+            app[STATE].draining = True
+            print("otel-tool-exporter serve: draining…", flush=True)
+            if grpc_server is not None:  # refuse new calls (UNAVAILABLE), let calls in progress finish
+                await stop_grpc_server(grpc_server[0], grpc_server[1], min(shutdown_timeout, 5.0))
+            await runner.cleanup()  # stop accepting; requests in progress finish
+            await asyncio.to_thread(exporter.shutdown)
+            stats = exporter.stats()
+            print(
+                f"otel-tool-exporter serve: stopped; received {stats.get('received')} spans, "
+                f"{stats.get('tool_spans')} tool spans, {stats.get('sent')} Logs sent, "
+                f"failed {dict(stats.get('failed') or {})}, dropped {dict(stats.get('dropped') or {})}",
+                flush=True,
+            )
     return code

@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_tool_exporter._internal.background import serve_app
 from otel_tool_exporter.cli import port
-from otel_tool_exporter.cli._common import fail, listen_error, wait_for_stop
+from otel_tool_exporter.cli._common import fail, listen_error, stop_signals
 from otel_tool_exporter.stub.server import Faults, create_app
 
 DEFAULT_PORT = 8000
@@ -51,8 +51,9 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
     except OSError as exc:
         return fail("stub", listen_error(args.host, args.port, exc))
     url = f"http://{args.host}:{bound}"
-    print(f"stub listening on {url}  (exporter base_url: {url}/v5, trace view: {url}/)", flush=True)
     try:
-        return await wait_for_stop()
+        with stop_signals() as stopped:
+            print(f"stub listening on {url}  (exporter base_url: {url}/v5, trace view: {url}/)", flush=True)
+            return await stopped
     finally:
         await runner.cleanup()
