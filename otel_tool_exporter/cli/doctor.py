@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import re
+import socket
 import ssl
 import sys
 import tempfile
@@ -243,8 +244,8 @@ def _why(exc: httpx.HTTPError, url: str) -> str:
             return f"connection to {where} refused (nothing listens on that port)"
         if isinstance(cause, ssl.SSLError):
             return f"TLS with {where} failed: {cause.reason or cause}"
-        if "Name or service not known" in str(cause) or "nodename nor servname" in str(cause):
-            return f"host {parts.hostname!r} not found (DNS)"
+        if isinstance(cause, socket.gaierror):
+            return f"host {parts.hostname!r} not found (DNS: {cause.strerror or cause})"
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer from {where} within {CHECK_TIMEOUT:g} s ({type(exc).__name__})"
