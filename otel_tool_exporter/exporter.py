@@ -76,15 +76,11 @@ class ToolLogExporter(SpanExporter):
         **options: Unpack[ExporterOptions],
     ) -> None:
         ensure_heard()  # warnings reach stderr even when the application set up no logging
+        if callable(options.get("transport")):
+            raise ConfigurationError("transport: pass a transport name; your own transport goes in transport_factory=")
+        if settings is not None and options:
+            raise ConfigurationError(f"pass either settings= or individual settings, not both ({', '.join(options)})")
         try:
-            if callable(options.get("transport")):
-                raise ConfigurationError(
-                    "transport: pass a transport name; your own transport goes in transport_factory="
-                )
-            if settings is not None and options:
-                raise ConfigurationError(
-                    f"pass either settings= or individual settings, not both ({', '.join(options)})"
-                )
             self.settings = settings if settings is not None else Settings.resolve(**options)
         except ConfigurationError as exc:
             report_startup_error(exc)  # zero-code: one line instead of the SDK's two tracebacks

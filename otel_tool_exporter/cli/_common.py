@@ -7,12 +7,10 @@ import errno
 import signal
 import socket
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from otel_tool_exporter.cli import EXIT_INTERRUPTED
 
-__all__ = ["fail", "listen_error", "stop_signals"]
+__all__ = ["fail", "listen_error", "stop_signals", "wait_for_stop"]
 
 
 def fail(command: str, message: str, code: int = 2) -> int:
@@ -34,11 +32,16 @@ def listen_error(host: str, port: int, exc: OSError, flag: str = "--port") -> st
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}; check --host and {flag}"
 
 
-@contextmanager
-def stop_signals() -> Iterator[asyncio.Future[int]]:
-    """A future that SIGINT (Ctrl-C) or SIGTERM completes with the exit status to end with: 130
-    after Ctrl-C, 0 after SIGTERM (a service manager's ordinary stop). Enter it before saying the
-    server listens, so a signal sent as soon as that is read is already handled."""
+def stop_signals() -> asyncio.Task[int]:
+    """Start listening for SIGINT/SIGTERM now (before saying "listening": a signal sent right after
+    that line must find the handlers in place); await the task for the exit status."""
+    task = asyncio.get_running_loop().create_task(wait_for_stop())
+    return task
+
+
+async def wait_for_stop() -> int:
+    """Wait for SIGINT (Ctrl-C) or SIGTERM; the exit status to end with: 130 after Ctrl-C, 0 after
+    SIGTERM (a service manager's ordinary stop)."""
     loop = asyncio.get_running_loop()
     stopped: asyncio.Future[int] = loop.create_future()
 
@@ -52,7 +55,7 @@ def stop_signals() -> Iterator[asyncio.Future[int]]:
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
             pass
     try:
-        yield stopped
+        return await stopped
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:

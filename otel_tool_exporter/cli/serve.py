@@ -172,29 +172,31 @@ async def _serve(
             await runner.cleanup()
             await asyncio.to_thread(exporter.shutdown)
             return fail("serve", f"cannot listen on {host}:{grpc_port} (gRPC): {exc}; choose another --grpc-port")
-    with stop_signals() as stopped:  # before saying it listens: a signal sent at once is handled
-        settings = exporter.settings
+    code = 0
+    settings = exporter.settings
+    stopping = stop_signals()
+    await asyncio.sleep(0)  # the handlers are in place before we say we listen
+    print(
+        f"otel-tool-exporter serve: OTLP/HTTP on http://{host}:{bound}/v1/traces → {settings.base_url} "
+        f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
+        flush=True,
+    )
+    if grpc_server is not None:
+        print(f"otel-tool-exporter serve: OTLP/gRPC on {host}:{grpc_server[2]} (TraceService/Export)", flush=True)
+    try:
+        code = await stopping
+    finally:
+        app[STATE].draining = True
+        print("otel-tool-exporter serve: draining…", flush=True)
+        if grpc_server is not None:  # refuse new calls (UNAVAILABLE), let calls in progress finish
+            await stop_grpc_server(grpc_server[0], grpc_server[1], min(shutdown_timeout, 5.0))
+        await runner.cleanup()  # stop accepting; requests in progress finish
+        await asyncio.to_thread(exporter.shutdown)
+        stats = exporter.stats()
         print(
-            f"otel-tool-exporter serve: OTLP/HTTP on http://{host}:{bound}/v1/traces → {settings.base_url} "
-            f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
+            f"otel-tool-exporter serve: stopped; received {stats.get('received')} spans, "
+            f"{stats.get('tool_spans')} tool spans, {stats.get('sent')} Logs sent, "
+            f"failed {dict(stats.get('failed') or {})}, dropped {dict(stats.get('dropped') or {})}",
             flush=True,
         )
-        if grpc_server is not None:
-            print(f"otel-tool-exporter serve: OTLP/gRPC on {host}:{grpc_server[2]} (TraceService/Export)", flush=True)
-        try:
-            code = await stopped
-        finally:
-            app[STATE].draining = True
-            print("otel-tool-exporter serve: draining…", flush=True)
-            if grpc_server is not None:  # refuse new calls (UNAVAILABLE), let calls in progress finish
-                await stop_grpc_server(grpc_server[0], grpc_server[1], min(shutdown_timeout, 5.0))
-            await runner.cleanup()  # stop accepting; requests in progress finish
-            await asyncio.to_thread(exporter.shutdown)
-            stats = exporter.stats()
-            print(
-                f"otel-tool-exporter serve: stopped; received {stats.get('received')} spans, "
-                f"{stats.get('tool_spans')} tool spans, {stats.get('sent')} Logs sent, "
-                f"failed {dict(stats.get('failed') or {})}, dropped {dict(stats.get('dropped') or {})}",
-                flush=True,
-            )
     return code

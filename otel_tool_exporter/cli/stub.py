@@ -51,9 +51,10 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
     except OSError as exc:
         return fail("stub", listen_error(args.host, args.port, exc))
     url = f"http://{args.host}:{bound}"
+    stopping = stop_signals()
+    await asyncio.sleep(0)  # the handlers are in place before we say we listen
+    print(f"stub listening on {url}  (exporter base_url: {url}/v5, trace view: {url}/)", flush=True)
     try:
-        with stop_signals() as stopped:
-            print(f"stub listening on {url}  (exporter base_url: {url}/v5, trace view: {url}/)", flush=True)
-            return await stopped
+        return await stopping
     finally:
         await runner.cleanup()
