@@ -11,9 +11,10 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from otel_tool_exporter._internal.logtree import Trace, group_traces, render_traces, trace_key
 from otel_tool_exporter.cli import EXIT_INTERRUPTED
@@ -40,6 +41,8 @@ class LogSource:
     """Pages through ``GET {base}/logs`` and keeps the newest ``MAX_LOGS`` Logs in arrival order."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+        import httpx  # loaded by the commands that read Logs, not by every command's start
+
         self.base_url = api_base(base_url)
         self._client = client or httpx.Client(timeout=timeout)
         self.logs: list[dict[str, Any]] = []
@@ -50,6 +53,8 @@ class LogSource:
         self._client.close()
 
     def _page(self, page: int) -> tuple[list[dict[str, Any]], int]:
+        import httpx
+
         url = f"{self.base_url}/logs"
         try:
             response = self._client.get(url, params={"page": page, "size": PAGE_SIZE})
