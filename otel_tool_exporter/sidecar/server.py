@@ -136,6 +136,7 @@ async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     doc: dict[str, Any] = {"status": "draining" if state.draining else "ok"}
     if state.token is None or _authorised(request, state.token):
+        doc["spool"] = pipeline_of(state.exporter).spool_state  # "on", "off" or "failed: <reason>"
         doc.update(sidecar=state.snapshot(), exporter=state.exporter.stats())
     return web.json_response(doc, status=503 if state.draining else 200)
 
