@@ -146,6 +146,7 @@ BAD_COMMAND_LINES: list[tuple[list[str], list[str]]] = [
     (["logs", "-n", "0"], ["otel-tool-exporter logs", "at least 1"]),
     (["logs", "-n", "-1"], ["at least 1"]),
     (["stub", "--bogus"], ["unrecognized arguments: --bogus", "--help"]),
+    (["logs", "--url", "127.0.0.1:8000"], ["otel-tool-exporter logs", "(--url) is not an http(s) URL"]),
     (["nosuchcommand"], ["invalid choice: 'nosuchcommand'"]),
     ([], ["required: COMMAND"]),
 ]

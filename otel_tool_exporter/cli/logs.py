@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import httpx
@@ -122,6 +123,9 @@ def run_logs(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = sys.stderr
     url = args.url or os.environ.get("HUMANLOOP_BASE_URL") or DEFAULT_URL
+    if urlsplit(url.strip()).scheme not in ("http", "https"):
+        named = "--url" if args.url else "HUMANLOOP_BASE_URL"
+        return fail("logs", f"{url!r} ({named}) is not an http(s) URL; give the stub's URL, e.g. {DEFAULT_URL}")
     color = _use_color(args.color, out)
     details = not args.brief
     source = LogSource(url)
