@@ -149,6 +149,7 @@ class DeliveryLoop:
                 await asyncio.sleep(LINGER_SECONDS)
                 continue
             lingered = False
+            dispatch.failures.say(self._clock())  # delivery went quiet: one line per problem
             self._arm_timer()
             inbox.sleeping = True
             if inbox.ends or inbox.starts or dispatch.outcomes:  # re-check after publishing it
@@ -361,6 +362,7 @@ class DeliveryLoop:
         for seq, marker in self._flushes:
             if dispatch.idle_before(seq):
                 dispatch.commit()
+                dispatch.failures.say(self._clock())  # what failed is said before the flush returns
                 if not marker.future.done():
                     marker.future.set_result(not dispatch.parked_before(seq))
             else:
@@ -449,7 +451,8 @@ class DeliveryLoop:
             self._release(self.engine.release_all(Reason.SHUTDOWN))
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
-            self.dispatch.commit()  # the spool itself is closed with the runtime, after the last task
+            self.dispatch.commit()
+            self.dispatch.failures.say(self._clock(), final=True)  # the spool itself is closed with the runtime, after the last task
 
     def log_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._logged_messages or len(self._logged_messages) > 1000:
