@@ -490,7 +490,9 @@ def _shift_trace(doc: dict[str, Any], salt: int) -> dict[str, Any]:
     return shifted
 
 
-@pytest.mark.parametrize("name", ["pydantic_ai", "langgraph_openinference", "smolagents", "vercel_ai", "strands"])
+@pytest.mark.parametrize(
+    "name", ["pydantic_ai", "langgraph_openinference", "smolagents", "vercel_ai", "strands", "haystack", "llama_index"]
+)
 def test_a_second_run_reuses_the_same_tool_versions(stub: StubServer, name: str) -> None:
     """Canonical tool kernels: the same tool in two runs (two traces) is one Tool version."""
     doc = _require(name)
@@ -508,10 +510,12 @@ def test_a_second_run_reuses_the_same_tool_versions(stub: StubServer, name: str)
     assert versions and all(len(v) == 1 for v in versions.values()), versions
 
 
-def test_adk_tool_defined_late_gets_its_schema_on_the_next_run(stub: StubServer) -> None:
-    """ADK ends the LLM span carrying the definitions after the tool span, so a tool's first call
-    in a process has no schema; the definition is then remembered by tool name (bounded)."""
-    doc = _require("google_adk")
+@pytest.mark.parametrize(("name", "path"), [("google_adk", "get_weather"), ("semantic_kernel", "Tools-get_weather")])
+def test_tool_defined_late_gets_its_schema_on_the_next_run(stub: StubServer, name: str, path: str) -> None:
+    """ADK ends the LLM span carrying the definitions after the tool span (Semantic Kernel: the
+    invoke_agent span), so a tool's first call in a process has no schema; the definition is then
+    remembered by tool name (bounded)."""
+    doc = _require(name)
     exporter = make_exporter(stub)
     try:
         for run in (doc, _shift_trace(doc, 0x1234)):
@@ -521,7 +525,7 @@ def test_adk_tool_defined_late_gets_its_schema_on_the_next_run(stub: StubServer)
     finally:
         exporter.shutdown()
     weather = sorted(
-        (log for log in stub.store.list(size=100_000)[0] if log["path"] == "get_weather"),
+        (log for log in stub.store.list(size=100_000)[0] if log["path"] == path),
         key=lambda log: log["start_time"],
     )
     assert len(weather) == 2
