@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["AttrReader", "Recogniser", "ToolCall", "ToolSchemaHint", "clean_call_id", "first_attr", "json_object"]
 
@@ -55,9 +55,14 @@ class Recogniser(Protocol):
     anyway) and returns ``None`` for spans that are not tool calls, including pseudo-tools.
     """
 
-    name: str
-    span_names: tuple[str, ...]
-    marker_keys: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def span_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def marker_keys(self) -> tuple[str, ...]: ...
 
     def recognise(self, span: SpanRecord) -> ToolCall | None: ...
 

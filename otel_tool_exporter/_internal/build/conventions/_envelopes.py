@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, clean_call_id
+from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
 
 __all__ = [
     "adk_result",

@@ -15,10 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
+from otel_tool_exporter._internal.build.conventions._envelopes import (
+    langchain_tool_message,
+    langsmith_output,
+    take_decoded,
+)
 from otel_tool_exporter._internal.build.values import MISSING
 from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
-from otel_tool_exporter._internal.build.conventions._envelopes import langchain_tool_message, langsmith_output, take_decoded
 
 KIND = "langsmith.span.kind"
 PROMPT = "gen_ai.prompt"

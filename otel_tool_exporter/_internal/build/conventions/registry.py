@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall
 from otel_tool_exporter._internal.build.conventions.agentops import AgentOpsToolRecogniser
 from otel_tool_exporter._internal.build.conventions.braintrust import BraintrustToolRecogniser
@@ -19,6 +18,7 @@ from otel_tool_exporter._internal.build.conventions.openinference import OpenInf
 from otel_tool_exporter._internal.build.conventions.pydantic_ai_v2 import PydanticAIV2Recogniser
 from otel_tool_exporter._internal.build.conventions.traceloop import TraceloopToolRecogniser
 from otel_tool_exporter._internal.build.conventions.vercel import VercelToolRecogniser
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["ConventionRegistry", "default_recognisers"]
 
