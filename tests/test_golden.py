@@ -216,6 +216,9 @@ GOLDEN: dict[str, Golden] = {
             "name comes from the span name 'get_weather.__call__'; the '.__call__' suffix must go",
         },
     ),
+    # Langfuse's LangChain handler: no description or schema on the tool span (the definitions sit in
+    # the generation's input as pseudo-messages); call ids from the observation metadata
+    "langfuse_langchain": Golden(call_ids=OPENAI_STYLE_IDS, descriptions=False, schemas=frozenset()),
 }
 
 
