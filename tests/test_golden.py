@@ -76,7 +76,7 @@ class Golden:
     schemas: frozenset[str] = ALL  # tools whose JSON Schema was known when their span ended
     inputs: dict[str, Any] = field(default_factory=lambda: dict(ARGS))
     outputs: dict[str, Any] = field(default_factory=lambda: dict(OUTPUTS))
-    fail_error: str = "boom: disk full"  # substring of fail_tool's error
+    fail_error: str | None = "boom: disk full"  # substring of fail_tool's error; None: nothing marks it
     fail_error_exact: str | None = None  # fail_tool's whole error, where the framework recorded it cleanly
     extra_tools: tuple[str, ...] = ()  # tools beyond the scenario's five
     nested: bool = True  # whether the framework's span tree puts search_web under research
@@ -219,6 +219,17 @@ GOLDEN: dict[str, Golden] = {
     # Langfuse's LangChain handler: no description or schema on the tool span (the definitions sit in
     # the generation's input as pseudo-messages); call ids from the observation metadata
     "langfuse_langchain": Golden(call_ids=OPENAI_STYLE_IDS, descriptions=False, schemas=frozenset()),
+    "autogen_openinference": Golden(
+        schemas=frozenset(),  # no model spans: no definitions anywhere
+        # OpenInference's AutoGen wrapper records the failed call as a successful one whose output is the
+        # error text (status OK, no exception event, no error attribute): nothing tells it apart
+        outputs={**OUTPUTS, "fail_tool": "boom: disk full"},
+        fail_error=None,
+        awaiting={
+            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
+            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
+        },
+    ),
 }
 
 
@@ -379,7 +390,9 @@ def test_inputs_outputs_and_errors(golden_run: Run) -> None:
             checks.check(f"{tool}.output", _output_matches(log, golden.outputs[tool]), log.get("output"))
         elif tool in ARGS:
             checks.check(f"{tool}.output", "output" not in log, log.get("output"))
-        if tool == "fail_tool":
+        if tool == "fail_tool" and golden.fail_error is None:
+            assert "error" not in log, log["error"]  # the spans carry no sign of the failure
+        elif tool == "fail_tool":
             error = log.get("error") or ""
             assert golden.fail_error in error
             if golden.fail_error_exact is not None:
