@@ -192,3 +192,15 @@ def test_haystack_failed_call_without_the_error_object() -> None:
     assert "haystack.tool.error" not in log["metadata"].get("attributes", {})
     # the span name alone is not a tool call: Haystack always names the tool
     assert ConventionRegistry().recognise(_span("haystack.agent.step.tool", {})) is None
+
+
+def test_google_adk_function_response_is_unwrapped_only_for_its_own_tool() -> None:
+    """OpenInference's ADK instrumentation records ``{"id", "name", "response"}``; a tool that
+    really returns such an object for another name, or from another instrumentation, keeps it."""
+    response = json.dumps({"id": "call_1", "name": "get_weather", "response": {"result": "Sunny"}})
+    attrs = {"openinference.span.kind": "TOOL", "tool.name": "get_weather", "output.value": response}
+    adk = _span("execute_tool get_weather", attrs, scope_name="openinference.instrumentation.google_adk")
+    assert _log(adk)["output"] == "Sunny"
+    other = _span("execute_tool other", {**attrs, "tool.name": "other"}, scope_name=adk.scope_name)
+    assert json.loads(_log(other)["output"]) == json.loads(response)
+    assert json.loads(_log(_span("get_weather", attrs))["output"]) == json.loads(response)
