@@ -204,3 +204,15 @@ def test_google_adk_function_response_is_unwrapped_only_for_its_own_tool() -> No
     other = _span("execute_tool other", {**attrs, "tool.name": "other"}, scope_name=adk.scope_name)
     assert json.loads(_log(other)["output"]) == json.loads(response)
     assert json.loads(_log(_span("get_weather", attrs))["output"]) == json.loads(response)
+
+
+def test_logfire_function_span_error_and_plain_text() -> None:
+    """Logfire's ``error`` attribute is JSON ``{"message", "data": {"error"}}`` on a failed call; any
+    other text is the error as written; a span with the template but no tool name is no tool call."""
+    attrs = {"logfire.msg_template": "Function: {name}", "name": "fail_tool", "input": '{"reason": "disk full"}'}
+    error = json.dumps({"message": "Error running tool", "data": {"tool_name": "fail_tool", "error": "boom"}})
+    log = _log(_span("Function: {name}", {**attrs, "error": error}))
+    assert log["error"] == "Error running tool: boom"
+    assert log["inputs"] == {"reason": "disk full"}
+    assert _log(_span("Function: {name}", {**attrs, "error": "disk on fire"}))["error"] == "disk on fire"
+    assert ConventionRegistry().recognise(_span("Function: {name}", {"input": "{}"})) is None

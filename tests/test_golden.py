@@ -232,6 +232,15 @@ GOLDEN: dict[str, Golden] = {
     ),
     # no tool definitions on any span; ADK's failing tool has no call id here either
     "google_adk_openinference": Golden(call_ids=ADK_IDS, schemas=frozenset()),
+    "openai_agents_logfire": Golden(
+        call_ids=NUMBERED_IDS,  # from the chat completion spans' output
+        descriptions=False,  # Logfire records no tool definitions
+        schemas=frozenset(),
+        # the SDK's default failure_error_function turns the exception into the tool's output
+        outputs={**OUTPUTS, "fail_tool": "An error occurred while running the tool. Please try again."},
+        fail_error="Error running tool (non-fatal)",  # the SDK redacts the exception text
+        fail_error_exact="Error running tool (non-fatal): Tool execution failed. Error details are redacted.",
+    ),
 }
 
 
