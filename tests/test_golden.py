@@ -252,6 +252,9 @@ GOLDEN: dict[str, Golden] = {
             "disk full' (the exception event has exactly that)",
         },
     ),
+    # the MCP SDK's server spans name the tool and the failure ('tool_error'), and nothing else: no
+    # arguments, results, descriptions or call ids (the tool's exception text stays inside the server)
+    "mcp": Golden(descriptions=False, schemas=frozenset(), inputs={}, outputs={}, fail_error="tool_error"),
 }
 
 
