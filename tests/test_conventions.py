@@ -1,5 +1,6 @@
-"""Recognisers on shapes their captured fixture does not show (LangSmith's ``@traceable`` tools;
-AgentOps and Braintrust, not captured, on their documented attributes), and the registry's rules: fixed order, user recognisers first, the predicate, and the
+"""Recognisers on shapes their captured fixture does not show (LangSmith's ``@traceable`` tools,
+AgentOps' older ``agentops.entity.*`` names; Braintrust, not captured, on its documented
+attributes), and the registry's rules: fixed order, user recognisers first, the predicate, and the
 traps that need a hand-made span (cut-off JSON, placeholder ids)."""
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def test_langsmith_failed_run_has_no_output() -> None:
     assert _log(_span("empty", attrs))["output"] == "{}"
 
 
-def test_agentops_tool_decorator() -> None:
+def test_agentops_older_entity_attributes() -> None:
+    """Before 0.4.21 the decorator wrote ``agentops.entity.*`` (the fixture has ``agentops.tool.*``)."""
     log = _log(
         _span(
             "lookup_user.tool",
