@@ -17,6 +17,7 @@ __all__ = [
     "adk_result",
     "content_blocks_text",
     "decoded",
+    "genai_function_response",
     "langchain_callback_input",
     "langchain_tool_message",
     "langsmith_output",
@@ -128,6 +129,23 @@ def adk_result(value: Any) -> Any:
     """Google ADK wraps a non-dict return value as ``{"result": value}``."""
     if isinstance(value, Mapping) and len(value) == 1 and "result" in value:
         return value["result"]
+    return value
+
+
+_FUNCTION_RESPONSE_KEYS = frozenset({"id", "name", "response", "will_continue", "scheduling", "parts"})
+
+
+def genai_function_response(value: Any, name: str) -> Any:
+    """A Google GenAI ``FunctionResponse`` for the tool ``name`` (``{"id", "name", "response"}``, as
+    OpenInference records a Google ADK tool's output) reduced to the tool's own return value, ADK's
+    ``{"result": ...}`` wrapper included."""
+    if (
+        isinstance(value, Mapping)
+        and "response" in value
+        and value.get("name") == name
+        and set(value) <= _FUNCTION_RESPONSE_KEYS
+    ):
+        return adk_result(value["response"])
     return value
 
 

@@ -13,6 +13,7 @@ from otel_tool_exporter._internal.build.conventions.haystack import HaystackTool
 from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
 from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
 from otel_tool_exporter._internal.build.conventions.langsmith import LangSmithToolRecogniser
+from otel_tool_exporter._internal.build.conventions.logfire import LogfireToolRecogniser
 from otel_tool_exporter._internal.build.conventions.mlflow import MLflowToolRecogniser
 from otel_tool_exporter._internal.build.conventions.openinference import OpenInferenceToolRecogniser
 from otel_tool_exporter._internal.build.conventions.pydantic_ai_v2 import PydanticAIV2Recogniser
@@ -38,8 +39,9 @@ def default_recognisers() -> list[Recogniser]:
        ``gen_ai.tool.call.*`` values are LangChain callback envelopes;
     4. LangSmith OTel mode (``langsmith.span.kind``): may carry ``gen_ai.*`` keys too;
     5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
-       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust, 11. Haystack: disjoint markers;
-    12. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
+       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust, 11. Haystack, 12. Logfire's OpenAI
+       Agents spans (``Function: {name}``): disjoint markers;
+    13. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
 
     A recogniser that declines a span (returns ``None``) passes it on to the next candidate.
     """
@@ -55,6 +57,7 @@ def default_recognisers() -> list[Recogniser]:
         AgentOpsToolRecogniser(),
         BraintrustToolRecogniser(),
         HaystackToolRecogniser(),
+        LogfireToolRecogniser(),
         GenAIToolRecogniser(),
     ]
 
