@@ -464,6 +464,11 @@ class Pipeline:
             return  # the same span handed in twice (two processors): one Log only
         call = self.registry.recognise(span)
         if call is None:
+            if logger.isEnabledFor(logging.DEBUG) and f"unclaimed:{span.name}" not in self._logged_messages:
+                hint = self.registry.unclaimed_tool_hint(span)  # once per span name, only when asked for
+                if hint is not None and len(self._logged_messages) <= 1000:
+                    self._logged_messages.add(f"unclaimed:{span.name}")
+                    logger.debug("span not logged: %s", hint)
             if self.schemas.wants(span.attributes):
                 self.schemas.learn(span)
             explicit = span.attributes.get(EXPLICIT_PARENT_KEY)

@@ -27,7 +27,7 @@ from otel_tool_exporter._internal.build.schemas import SchemaMemory
 from otel_tool_exporter._internal.build.values import MISSING
 from otel_tool_exporter._internal.limits import cap_request
 from otel_tool_exporter._internal.logtree import parse_time
-from otel_tool_exporter._internal.spans import EventRecord, SpanRecord
+from otel_tool_exporter._internal.spans import EventRecord, LinkRecord, SpanRecord
 from otel_tool_exporter.settings import ConfigurationError, Settings, env_name, is_loopback_url
 
 __all__ = ["SpanFileError", "read_spans", "register", "run_doctor"]
@@ -281,6 +281,14 @@ def _from_sdk_json(doc: Mapping[str, Any]) -> SpanRecord:
             if isinstance(e, dict)
         ),
         resource_attributes=_attrs((doc.get("resource") or {}).get("attributes")),
+        links=tuple(_sdk_link(link) for link in doc.get("links") or () if isinstance(link, dict)),
+    )
+
+
+def _sdk_link(link: Mapping[str, Any]) -> LinkRecord:
+    context = link.get("context") or {}
+    return LinkRecord(
+        _hex_id(context.get("trace_id")) or 0, _hex_id(context.get("span_id")) or 0, _attrs(link.get("attributes"))
     )
 
 
@@ -358,7 +366,11 @@ def _span_section(report: _Report, path: Path, settings: Settings | None, regist
     detailed = 0
     for span, call in zip(spans, calls, strict=True):
         if len(spans) > 1 and call is None:
-            report.line(f"  - {span.name!r}: not a tool span")
+            hint = registry.unclaimed_tool_hint(span)
+            if hint is None:
+                report.line(f"  - {span.name!r}: not a tool span")
+            else:
+                report.problem(f"{span.name!r}: not claimed, but looks like a tool call", hint)
             continue
         if detailed >= MAX_DETAILED_SPANS:
             report.line(f"  - {span.name!r}: tool span ({call.convention if call else '?'}); not shown in full")
@@ -387,10 +399,14 @@ def _explain_span(
             )
         else:
             report.line("  ✗ not a tool span: it carries no convention's marker (see the list above)")
-        interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
-        if interesting:
-            report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
-        report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
+        hint = registry.unclaimed_tool_hint(span)
+        if hint is not None:
+            report.line(f"    {hint}")
+        else:
+            interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
+            if interesting:
+                report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
+            report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
         report.problems.append(f"span {span.name!r} is not a tool span")
         return
     recorded = [

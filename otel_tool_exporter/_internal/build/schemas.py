@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from otel_tool_exporter._internal.build.conventions import ToolSchemaHint
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = [
     "DEFAULT_EXTRACTORS",

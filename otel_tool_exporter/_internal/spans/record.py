@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["EventRecord", "SpanRecord", "fast_attributes", "format_span_id", "format_trace_id"]
+__all__ = ["EventRecord", "LinkRecord", "SpanRecord", "fast_attributes", "format_span_id", "format_trace_id"]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -50,6 +50,15 @@ class EventRecord:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True, frozen=True)
+class LinkRecord:
+    """A link from the span to another span (ids are ints), with the link's own attributes."""
+
+    trace_id: int
+    span_id: int
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(slots=True)
 class SpanRecord:
     """A finished span, source-neutral. Ids are ints; times are Unix nanoseconds."""
@@ -68,6 +77,7 @@ class SpanRecord:
     resource_attributes: Mapping[str, Any] = field(default_factory=dict)
     scope_name: str | None = None
     scope_version: str | None = None
+    links: tuple[LinkRecord, ...] = ()
 
     @property
     def key(self) -> tuple[int, int]:
@@ -95,6 +105,7 @@ class SpanRecord:
         resource = span.resource
         scope = span.instrumentation_scope
         events = span.events
+        links = span.links
         # the span's own attributes, not the SDK's per-call MappingProxyType around them
         attributes = getattr(span, "_attributes", None)
         if attributes is None:
@@ -116,6 +127,12 @@ class SpanRecord:
             resource_attributes=fast_attributes(resource.attributes) if resource is not None else _EMPTY,
             scope_name=scope.name if scope is not None else None,
             scope_version=scope.version if scope is not None else None,
+            links=tuple(
+                LinkRecord(link.context.trace_id, link.context.span_id, fast_attributes(link.attributes))
+                for link in links
+            )
+            if links
+            else (),
         )
 
     @classmethod
@@ -142,6 +159,10 @@ class SpanRecord:
             resource_attributes=_fixture_attrs((doc.get("resource") or {}).get("attributes")),
             scope_name=scope.get("name"),
             scope_version=scope.get("version"),
+            links=tuple(
+                LinkRecord(int(link["trace_id"], 16), int(link["span_id"], 16), _fixture_attrs(link.get("attributes")))
+                for link in doc.get("links") or ()
+            ),
         )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, clean_call_id
+from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
 
 __all__ = [
     "adk_result",
@@ -20,6 +20,7 @@ __all__ = [
     "langchain_callback_input",
     "langchain_tool_message",
     "langsmith_output",
+    "result_object",
     "strip_call_envelope",
     "take_decoded",
 ]
@@ -70,8 +71,9 @@ def _tool_message_fields(node: Any) -> Mapping[str, Any] | None:
         and "content" in kwargs
     ):
         return kwargs
-    # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"}
-    if node.get("type") == "tool" and "content" in node and set(node) <= _LC_MESSAGE_KEYS | {"additional_kwargs"}:
+    # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"} (LangSmith's
+    # serialized ToolMessage adds response_metadata, additional_kwargs, ...)
+    if node.get("type") == "tool" and "content" in node and ("tool_call_id" in node or set(node) <= _LC_MESSAGE_KEYS):
         return node
     return None
 
@@ -93,6 +95,31 @@ def langchain_tool_message(value: Any) -> tuple[Any, str | None, bool]:
         text = content_blocks_text(content)
         content = text if text is not None else content
     return decode_json(content), clean_call_id(fields.get("tool_call_id")), True
+
+
+_RESULT_OBJECT_KEYS = frozenset({"tool_name", "raw_input", "blocks", "content", "is_error"})
+
+
+def result_object(value: Any) -> tuple[Any, str | None, bool]:
+    """Unwrap a serialized result object that carries the tool's raw return value.
+
+    ``{"raw_output": v, "tool_name", "raw_input", "blocks"/"content", "is_error"}`` (LlamaIndex's
+    ``ToolOutput``) gives ``v``, and a tool message object (``{"type": "tool", "content": …,
+    "tool_call_id": …}``, LangChain's ``ToolMessage`` in any of its serialized shapes) gives its
+    content. Returns ``(value, error, matched)``: ``error`` is the object's text when it says
+    ``is_error``. Both shapes are specific enough that no plain return value is mistaken for them.
+    """
+    if isinstance(value, Mapping) and "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
+        raw = decode_json(value["raw_output"])
+        error = None
+        if value.get("is_error") is True:
+            blocks = value.get("blocks")
+            text = content_blocks_text(blocks) if isinstance(blocks, list) else None
+            content = value.get("content")
+            error = text or (content if isinstance(content, str) and content else None) or str(raw)
+        return raw, error, True
+    content, _, matched = langchain_tool_message(value)
+    return (content, None, True) if matched else (value, None, False)
 
 
 def langchain_callback_input(value: Any) -> tuple[Any, str | None, bool]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.build.conventions._base import ToolCall
+from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 FILE_TYPE = "humanloop.file.type"
 FUNCTION_PREFIX = "humanloop.file.function."

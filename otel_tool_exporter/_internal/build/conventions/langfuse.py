@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.spans import SpanRecord
 
 TYPE = "langfuse.observation.type"
 INPUT = "langfuse.observation.input"

@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
-from otel_tool_exporter._internal.build.conventions._envelopes import decoded, langchain_tool_message, strip_call_envelope
+from otel_tool_exporter._internal.build.conventions._envelopes import (
+    decoded,
+    langchain_tool_message,
+    strip_call_envelope,
+)
+from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 KIND = "openinference.span.kind"
 TOOL_NAME = "tool.name"

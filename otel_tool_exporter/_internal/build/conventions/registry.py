@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall
+from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall, name_from_span
+from otel_tool_exporter._internal.build.conventions._envelopes import result_object
 from otel_tool_exporter._internal.build.conventions.agentops import AgentOpsToolRecogniser
 from otel_tool_exporter._internal.build.conventions.braintrust import BraintrustToolRecogniser
 from otel_tool_exporter._internal.build.conventions.genai import GenAIToolRecogniser
+from otel_tool_exporter._internal.build.conventions.generic import GenericToolRecogniser, unclaimed_tool_hint
 from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
 from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
 from otel_tool_exporter._internal.build.conventions.langsmith import LangSmithToolRecogniser
@@ -18,6 +19,8 @@ from otel_tool_exporter._internal.build.conventions.openinference import OpenInf
 from otel_tool_exporter._internal.build.conventions.pydantic_ai_v2 import PydanticAIV2Recogniser
 from otel_tool_exporter._internal.build.conventions.traceloop import TraceloopToolRecogniser
 from otel_tool_exporter._internal.build.conventions.vercel import VercelToolRecogniser
+from otel_tool_exporter._internal.build.values import MISSING
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["ConventionRegistry", "default_recognisers"]
 
@@ -38,7 +41,10 @@ def default_recognisers() -> list[Recogniser]:
     4. LangSmith OTel mode (``langsmith.span.kind``): may carry ``gen_ai.*`` keys too;
     5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
        7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust: disjoint markers;
-    11. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
+    11. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …);
+    12. the general recogniser: tool-call keys in any namespace (``acme.tool.name`` +
+        ``acme.tool.input``, a span named ``….tool``), for frameworks without a convention here.
+        It has no marker: its cheap ``might_claim`` pre-filter decides when it is asked.
 
     A recogniser that declines a span (returns ``None``) passes it on to the next candidate.
     """
@@ -54,6 +60,7 @@ def default_recognisers() -> list[Recogniser]:
         AgentOpsToolRecogniser(),
         BraintrustToolRecogniser(),
         GenAIToolRecogniser(),
+        GenericToolRecogniser(),
     ]
 
 
@@ -74,6 +81,7 @@ class ConventionRegistry:
         self._by_name: dict[str, list[Recogniser]] = {}
         self._by_prefix: dict[str, list[Recogniser]] = {}
         self._markers: list[tuple[str, Recogniser]] = []
+        self._fallbacks: list[Recogniser] = []
         self.is_tool_span = is_tool_span
         for recogniser in recognisers if recognisers is not None else default_recognisers():
             self.add(recogniser)
@@ -94,7 +102,10 @@ class ConventionRegistry:
         self._by_name = {}
         self._by_prefix = {}
         self._markers = []
+        self._fallbacks = []
         for recogniser in self._recognisers:
+            if callable(getattr(recogniser, "might_claim", None)):
+                self._fallbacks.append(recogniser)
             for span_name in getattr(recogniser, "span_names", ()):
                 self._by_name.setdefault(span_name, []).append(recogniser)
             for prefix in getattr(recogniser, "span_name_prefixes", ()):
@@ -115,10 +126,10 @@ class ConventionRegistry:
         if no_marker and name not in self._by_name:
             # the common case, an ordinary span: a set test over its keys, in C
             if not self._by_prefix or type(name) is not str:
-                return []
+                return self._fallback_candidates(name, attrs, [])
             space = name.find(" ")
             if space < 0 or name[:space] not in self._by_prefix:
-                return []
+                return self._fallback_candidates(name, attrs, [])
         found: list[Recogniser] = []
         if isinstance(name, str):
             found.extend(self._by_name.get(name, ()))
@@ -129,9 +140,18 @@ class ConventionRegistry:
         for key, recogniser in self._markers:
             if key in attrs and recogniser not in found:
                 found.append(recogniser)
+        if self._fallbacks:
+            found = self._fallback_candidates(name, attrs, found)
         if len(found) > 1:
             order = self._recognisers
             found.sort(key=order.index)
+        return found
+
+    def _fallback_candidates(self, name: Any, attrs: Mapping[str, Any], found: list[Recogniser]) -> list[Recogniser]:
+        """``found`` plus the marker-less recognisers whose own pre-filter accepts the span."""
+        for recogniser in self._fallbacks:
+            if recogniser not in found and recogniser.might_claim(name, attrs):  # type: ignore[attr-defined]
+                found = [*found, recogniser]
         return found
 
     def may_claim(self, name: Any, attrs: Mapping[str, Any]) -> bool:
@@ -169,12 +189,35 @@ class ConventionRegistry:
             except Exception:
                 continue
             if call is not None:
-                return call
+                return _finish(call, span)
         if self.is_tool_span is not None:
             try:
                 accepted = bool(self.is_tool_span(span))
             except Exception:
                 accepted = False
             if accepted:
-                return ToolCall(name=span.name, convention="predicate")
+                return _finish(ToolCall(name=span.name, convention="predicate"), span)
         return None
+
+    def unclaimed_tool_hint(self, span: SpanRecord) -> str | None:
+        """For a span no convention claims: why it looks like a tool call and how to claim it, or
+        ``None`` when it does not look like one. Pure: the caller decides where to say it."""
+        try:
+            return unclaimed_tool_hint(span)
+        except Exception:
+            return None
+
+
+def _finish(call: ToolCall, span: SpanRecord) -> ToolCall:
+    """What every convention's call gets: a tool name taken from a method-call span name loses the
+    method (``get_weather.__call__`` → ``get_weather``), and a serialized result object or tool
+    message is unwrapped to the tool's own return value."""
+    if call.name == span.name:
+        call.name = name_from_span(call.name)
+    if call.result is not MISSING:
+        result, error, matched = result_object(call.result)
+        if matched:
+            call.result = result
+            if error and not call.error:
+                call.error = error
+    return call
