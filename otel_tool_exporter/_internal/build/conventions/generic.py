@@ -154,7 +154,12 @@ def tool_keys(attrs: Iterable[str]) -> ToolKeys:
         for fields, into in ((SIBLING_ARG_FIELDS, found.siblings[0]), (SIBLING_RESULT_FIELDS, found.siblings[1])):
             for field in fields:
                 sibling = present.get(field)
-                if sibling is not None and sibling not in found.args and sibling not in found.result and sibling not in into:
+                if (
+                    sibling is not None
+                    and sibling not in found.args
+                    and sibling not in found.result
+                    and sibling not in into
+                ):
                     into.append(sibling)
     return found
 
@@ -200,15 +205,20 @@ class GenericToolRecogniser:
 
     def __init__(self) -> None:
         self._plain: set[str] = set()  # keys seen not to be tool-call keys
+        self._plain_names: set[str] = set()  # span names seen not to speak of a tool
 
     def might_claim(self, name: Any, attrs: Mapping[str, Any]) -> bool:
         """Cheap pre-filter: ``False`` means this span is certainly not a tool call by this
-        recogniser's rules (nor one ``doctor`` would point out). One set test for ordinary spans."""
-        if type(name) is str and (name.endswith(".tool") or ("ool" in name and _mentions_tool(name))):
-            return True
-        plain = self._plain
-        if plain.issuperset(attrs):
+        recogniser's rules (nor one ``doctor`` would point out). For an ordinary span, whose name
+        and keys were seen before, that is one set test and one set look-up."""
+        if name in self._plain_names and self._plain.issuperset(attrs):
             return False
+        if type(name) is str:
+            if name.endswith(".tool") or ("ool" in name and _mentions_tool(name)):
+                return True
+            if len(self._plain_names) < _MAX_PLAIN_KEYS:
+                self._plain_names.add(name)
+        plain = self._plain
         for key in tuple(attrs):
             if key in plain:
                 continue

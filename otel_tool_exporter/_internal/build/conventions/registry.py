@@ -81,7 +81,7 @@ class ConventionRegistry:
         self._by_name: dict[str, list[Recogniser]] = {}
         self._by_prefix: dict[str, list[Recogniser]] = {}
         self._markers: list[tuple[str, Recogniser]] = []
-        self._fallbacks: list[Recogniser] = []
+        self._fallback_checks: tuple[tuple[Recogniser, Callable[[Any, Mapping[str, Any]], bool]], ...] = ()
         self.is_tool_span = is_tool_span
         for recogniser in recognisers if recognisers is not None else default_recognisers():
             self.add(recogniser)
@@ -102,10 +102,14 @@ class ConventionRegistry:
         self._by_name = {}
         self._by_prefix = {}
         self._markers = []
-        self._fallbacks = []
+        # recognisers without markers, asked (in order, after every named one) when no marker,
+        # span name or name prefix matched: their might_claim is their own cheap pre-filter
+        self._fallback_checks = tuple(
+            (recogniser, check)
+            for recogniser in self._recognisers
+            if callable(check := getattr(recogniser, "might_claim", None))
+        )
         for recogniser in self._recognisers:
-            if callable(getattr(recogniser, "might_claim", None)):
-                self._fallbacks.append(recogniser)
             for span_name in getattr(recogniser, "span_names", ()):
                 self._by_name.setdefault(span_name, []).append(recogniser)
             for prefix in getattr(recogniser, "span_name_prefixes", ()):
@@ -125,11 +129,14 @@ class ConventionRegistry:
         )
         if no_marker and name not in self._by_name:
             # the common case, an ordinary span: a set test over its keys, in C
-            if not self._by_prefix or type(name) is not str:
-                return self._fallback_candidates(name, attrs, [])
-            space = name.find(" ")
-            if space < 0 or name[:space] not in self._by_prefix:
-                return self._fallback_candidates(name, attrs, [])
+            prefixes = self._by_prefix
+            if not prefixes or type(name) is not str or (space := name.find(" ")) < 0 or name[:space] not in prefixes:
+                # no named convention's marker: the marker-less recognisers' own cheap pre-filters
+                checks = self._fallback_checks
+                if len(checks) == 1:  # the usual case: the general recogniser alone
+                    recogniser, check = checks[0]
+                    return [recogniser] if check(name, attrs) else []
+                return [recogniser for recogniser, check in checks if check(name, attrs)]
         found: list[Recogniser] = []
         if isinstance(name, str):
             found.extend(self._by_name.get(name, ()))
@@ -140,18 +147,9 @@ class ConventionRegistry:
         for key, recogniser in self._markers:
             if key in attrs and recogniser not in found:
                 found.append(recogniser)
-        if self._fallbacks:
-            found = self._fallback_candidates(name, attrs, found)
         if len(found) > 1:
             order = self._recognisers
             found.sort(key=order.index)
-        return found
-
-    def _fallback_candidates(self, name: Any, attrs: Mapping[str, Any], found: list[Recogniser]) -> list[Recogniser]:
-        """``found`` plus the marker-less recognisers whose own pre-filter accepts the span."""
-        for recogniser in self._fallbacks:
-            if recogniser not in found and recogniser.might_claim(name, attrs):  # type: ignore[attr-defined]
-                found = [*found, recogniser]
         return found
 
     def may_claim(self, name: Any, attrs: Mapping[str, Any]) -> bool:
