@@ -254,3 +254,32 @@ def test_exporter_says_once_per_span_name_at_debug_why_a_tool_looking_span_was_n
     assert len(lines) == 1
     assert "'step' looks like a tool call" in lines[0] and "myapp.args" in lines[0] and "is_tool_span=" in lines[0]
     assert stub.store.list(size=10)[0] == []
+
+
+def test_named_conventions_get_what_they_left_unread_from_tool_keys() -> None:
+    """An ``execute_tool`` span whose instrumentation spells arguments and result its own way
+    (``gen_ai.tool.input`` / ``gen_ai.tool.output``) and flags an error while the status stays
+    UNSET: the GenAI convention claims it, the general key reading fills the gaps."""
+    log = _log(
+        _span(
+            "execute_tool get_weather",
+            {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "get_weather",
+                "gen_ai.tool.input": '{"city": "Paris"}',
+                "gen_ai.tool.output": "Sunny",
+                "acme.tool.description": "Get the weather.",
+            },
+        )
+    )
+    assert log is not None and log["metadata"]["otel"]["convention"] == "genai"
+    assert log["inputs"] == {"city": "Paris"} and log["output"] == "Sunny"
+    assert log["tool"]["function"]["description"] == "Get the weather."
+    assert log["metadata"]["attributes"] == {}
+    failed = _log(
+        _span(
+            "execute_tool t",
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "gen_ai.tool.error": "boom"},
+        )
+    )
+    assert failed is not None and failed["error"] == "boom"

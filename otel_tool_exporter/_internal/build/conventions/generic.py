@@ -38,7 +38,7 @@ from otel_tool_exporter._internal.build.conventions._envelopes import (
 from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.spans import SpanRecord
 
-__all__ = ["GenericToolRecogniser", "ToolKeys", "tool_keys"]
+__all__ = ["GenericToolRecogniser", "ToolKeys", "complete_call", "tool_keys", "unclaimed_tool_hint"]
 
 NAME_FIELDS = ("name",)
 ARG_FIELDS = ("arguments", "args", "input", "inputs", "call_args", "params", "kwargs", "parameters_value")
@@ -108,6 +108,8 @@ def _field(key: str) -> str | None:
         return last
     if len(segments) >= 3 and segments[-3] == "tool" and segments[-2] == "call":
         return "call_" + last if last == "id" else last  # tool.call.arguments / tool.call.id
+    if len(segments) >= 3 and segments[-3] in ("tool", "tool_call") and segments[-2] == "function":
+        return last  # tool_call.function.name / .arguments
     if last.startswith("tool_") and len(last) > 5:
         return last[5:]
     return None
@@ -129,6 +131,8 @@ def tool_keys(attrs: Iterable[str]) -> ToolKeys:
     found = ToolKeys()
     keys = list(attrs)
     for key in keys:
+        if "ool" not in key:  # a tool-scoped key says "tool" (or "Tool"): the rest are skipped cheaply
+            continue
         field = _field(key)
         if field is None:
             continue
@@ -285,6 +289,31 @@ class GenericToolRecogniser:
             call_id=clean_call_id(reader.take(*_by_field(keys.call_id, CALL_ID_FIELDS))),
             consumed=reader.frozen(),
         )
+
+
+def complete_call(call: ToolCall, span: SpanRecord) -> None:
+    """Fill in, from tool-call keys of any namespace, what a named convention left unread:
+    arguments or a result it found no key for (``gen_ai.tool.args`` beside an ``execute_tool``
+    marker), a description, an error attribute. Keys it consumed are not read again."""
+    attrs = span.attributes
+    consumed = call.consumed
+    keys = tool_keys(key for key in attrs if key not in consumed)
+    reader = AttrReader(attrs)
+    if call.arguments is MISSING and keys.args:
+        call.arguments = strip_call_envelope(take_decoded(reader, *_by_field(keys.args, ARG_FIELDS)))
+    if call.result is MISSING and keys.result:
+        call.result = take_decoded(reader, *_by_field(keys.result, RESULT_FIELDS))
+    if call.description is None and keys.description:
+        call.description = reader.text(*keys.description)
+    if not call.error:
+        for key in keys.error:
+            error = _error_text(attrs.get(key))
+            if error:
+                reader.mark(key)
+                call.error = error
+                break
+    if reader.consumed:
+        call.consumed = consumed | reader.frozen()
 
 
 def _mentions_tool(name: str) -> bool:

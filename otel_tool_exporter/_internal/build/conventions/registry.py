@@ -10,7 +10,11 @@ from otel_tool_exporter._internal.build.conventions._envelopes import result_obj
 from otel_tool_exporter._internal.build.conventions.agentops import AgentOpsToolRecogniser
 from otel_tool_exporter._internal.build.conventions.braintrust import BraintrustToolRecogniser
 from otel_tool_exporter._internal.build.conventions.genai import GenAIToolRecogniser
-from otel_tool_exporter._internal.build.conventions.generic import GenericToolRecogniser, unclaimed_tool_hint
+from otel_tool_exporter._internal.build.conventions.generic import (
+    GenericToolRecogniser,
+    complete_call,
+    unclaimed_tool_hint,
+)
 from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
 from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
 from otel_tool_exporter._internal.build.conventions.langsmith import LangSmithToolRecogniser
@@ -208,10 +212,13 @@ class ConventionRegistry:
 
 def _finish(call: ToolCall, span: SpanRecord) -> ToolCall:
     """What every convention's call gets: a tool name taken from a method-call span name loses the
-    method (``get_weather.__call__`` → ``get_weather``), and a serialized result object or tool
-    message is unwrapped to the tool's own return value."""
+    method (``get_weather.__call__`` → ``get_weather``), what the convention left unread is read
+    from tool-call keys of any namespace, and a serialized result object or tool message is
+    unwrapped to the tool's own return value."""
     if call.name == span.name:
         call.name = name_from_span(call.name)
+    if call.convention != GenericToolRecogniser.name:
+        complete_call(call, span)
     if call.result is not MISSING:
         result, error, matched = result_object(call.result)
         if matched:
