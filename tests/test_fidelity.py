@@ -291,3 +291,21 @@ def test_every_reader_fills_links() -> None:
         }
     )
     assert fixture.links == want
+
+
+def test_text_plain_values_are_read_only_when_the_whole_text_is_an_object_or_list() -> None:
+    """CrewAI and Agno (via OpenInference) record a dict result as its Python repr, marked
+    text/plain: it is the dict. A text/plain scalar stays text."""
+    attrs = {
+        "openinference.span.kind": "TOOL",
+        "tool.name": "lookup_user",
+        "input.value": '{"user_id": 42}',
+        "input.mime_type": "text/plain",
+        "output.value": "{'id': 42, 'name': 'Ada', 'tags': ['admin', 'beta']}",
+        "output.mime_type": "text/plain",
+    }
+    log = _log(_span(attrs, name="lookup_user"))
+    assert json.loads(log["output"]) == {"id": 42, "name": "Ada", "tags": ["admin", "beta"]}
+    assert log["inputs"] == {"user_id": 42}
+    scalar = _log(_span({**attrs, "output.value": '"42"'}, name="lookup_user"))
+    assert scalar["output"] == '"42"'
