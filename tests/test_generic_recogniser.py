@@ -283,3 +283,21 @@ def test_named_conventions_get_what_they_left_unread_from_tool_keys() -> None:
         )
     )
     assert failed is not None and failed["error"] == "boom"
+
+
+def test_arguments_flattened_into_one_key_per_member_are_folded_back() -> None:
+    log = _log(
+        _span(
+            "step",
+            {
+                "acme.tool.input.city": "Paris",
+                "acme.tool.input.days": "3",
+                "acme.tool.input.filters": '{"rain": false}',
+                "acme.tool.output": "Sunny",
+            },
+        )
+    )
+    assert log is not None
+    assert log["inputs"] == {"city": "Paris", "days": "3", "filters": {"rain": False}}  # "3" stays text
+    assert log["output"] == "Sunny" and log["metadata"]["attributes"] == {}
+    assert GenericToolRecogniser().might_claim("step", {"acme.tool.input.city": "Paris"})

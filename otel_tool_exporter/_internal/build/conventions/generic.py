@@ -35,6 +35,7 @@ from otel_tool_exporter._internal.build.conventions._envelopes import (
     strip_call_envelope,
     take_decoded,
 )
+from otel_tool_exporter._internal.build.conventions.humanloop import unflatten
 from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.spans import SpanRecord
 
@@ -74,7 +75,7 @@ _FLAGGED = "the tool reported an error"
 class ToolKeys:
     """The tool-call keys of one span, by what they hold (each a list of attribute keys)."""
 
-    __slots__ = ("args", "call_id", "description", "error", "name", "result", "siblings")
+    __slots__ = ("args", "call_id", "description", "error", "flat", "name", "result", "siblings")
 
     def __init__(self) -> None:
         self.name: list[str] = []
@@ -84,9 +85,9 @@ class ToolKeys:
         self.description: list[str] = []
         self.call_id: list[str] = []
         self.siblings: tuple[list[str], list[str]] = ([], [])  # (arguments, result) beside a name key
-
-    def any_call_content(self) -> bool:
-        return bool(self.args or self.result or self.siblings[0] or self.siblings[1])
+        # arguments / result flattened into one key per member: ``acme.tool.input.city`` → prefix
+        # ``acme.tool.input.``
+        self.flat: tuple[list[str], list[str]] = ([], [])
 
 
 def _snake(segment: str) -> str:
@@ -123,6 +124,10 @@ def is_tool_call_key(key: str) -> bool:
     or names the tool outright (``myapp.tool``). Tool definitions and lists never do."""
     if _field(key) in _CALL_FIELDS:
         return True
+    flat: tuple[list[str], list[str]] = ([], [])
+    _flat_member(key, flat)
+    if flat[0] or flat[1]:
+        return True
     return _snake(key.rsplit(".", 1)[-1]) in ("tool", "tool_call") and _field(key + ".name") is not None
 
 
@@ -135,6 +140,7 @@ def tool_keys(attrs: Iterable[str]) -> ToolKeys:
             continue
         field = _field(key)
         if field is None:
+            _flat_member(key, found.flat)
             continue
         if field in NAME_FIELDS:
             found.name.append(key)
@@ -168,6 +174,23 @@ def tool_keys(attrs: Iterable[str]) -> ToolKeys:
     return found
 
 
+def _flat_member(key: str, flat: tuple[list[str], list[str]]) -> None:
+    """Note the prefix of a key that is one member of flattened arguments or result
+    (``acme.tool.input.city``; no list indices)."""
+    parts = key.split(".")
+    segments = [_snake(part) for part in parts]
+    for index in range(len(segments) - 2):
+        if segments[index] != "tool":
+            continue
+        field = segments[index + 1]
+        into = flat[0] if field in ARG_FIELDS else flat[1] if field in RESULT_FIELDS else None
+        if into is not None and _field(".".join(parts[: index + 2])) is not None:
+            prefix = ".".join(parts[: index + 2]) + "."
+            if prefix not in into:
+                into.append(prefix)
+        return
+
+
 def _by_field(keys: list[str], order: tuple[str, ...]) -> list[str]:
     """Keys in the order of preference of the fields they hold."""
     rank = {field: index for index, field in enumerate(order)}
@@ -183,6 +206,19 @@ def _error_text(value: Any) -> str | None:
     if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
         return _FLAGGED
     return value if isinstance(value, str) else str(value)
+
+
+def _unflattened(reader: AttrReader, prefix: str) -> dict[str, Any]:
+    """Members flattened under ``prefix`` folded back into one object (and consumed)."""
+    members, used = unflatten(reader.attrs, prefix)
+    reader.mark(*used)
+    return {key: _container_or_text(value) for key, value in members.items()}
+
+
+def _container_or_text(value: Any) -> Any:
+    """A member's value: JSON/literal text of an object or list is read, other text stays text."""
+    decoded = decode_json(value) if isinstance(value, str) else value
+    return decoded if isinstance(decoded, (dict, list)) else value
 
 
 def unwrap_generic_result(value: Any) -> tuple[Any, str | None]:
@@ -240,7 +276,7 @@ class GenericToolRecogniser:
             return False
         if name.endswith(".tool") and len(name) > len(".tool"):
             return True
-        if keys.args or keys.result:
+        if keys.args or keys.result or keys.flat[0] or keys.flat[1]:
             return True
         if keys.name and (keys.siblings[0] or keys.siblings[1]):
             return not _NOT_A_CALL.search(name.lower()) or _mentions_tool(name)
@@ -265,8 +301,12 @@ class GenericToolRecogniser:
         if not name:
             return None
         arguments = take_decoded(reader, *_by_field(keys.args, ARG_FIELDS), *keys.siblings[0])
+        if arguments is MISSING and keys.flat[0]:
+            arguments = _unflattened(reader, keys.flat[0][0])
         arguments = strip_call_envelope(arguments)
         result = take_decoded(reader, *_by_field(keys.result, RESULT_FIELDS), *keys.siblings[1])
+        if result is MISSING and keys.flat[1]:
+            result = _unflattened(reader, keys.flat[1][0])
         object_error = None
         if result is not MISSING:
             result, object_error = unwrap_generic_result(result)
