@@ -267,8 +267,8 @@ def test_unclaimed_span_that_looks_like_a_tool_call_is_a_problem_with_a_way_to_c
 
 def test_a_span_the_general_recogniser_claims_is_shown_as_a_tool(capsys: Any, tmp_path: Path) -> None:
     span = _fixture_span(
-        "haystack.agent.step.tool",
-        {"haystack.tool.name": "get_weather", "haystack.agent.step.tool.input": '{"city": "Paris"}'},
+        "acme.agent.step.tool",
+        {"acme.tool.name": "get_weather", "acme.agent.step.tool.input": '{"city": "Paris"}'},
     )
     path = tmp_path / "span.json"
     path.write_text(json.dumps(span))

@@ -25,9 +25,14 @@ def _span(name: str, attributes: dict[str, Any], **extra: Any) -> SpanRecord:
     return SpanRecord(trace_id=1, span_id=2, parent_span_id=None, name=name, attributes=attributes, **extra)
 
 
-def _log(span: SpanRecord) -> dict[str, Any] | None:
-    call = ConventionRegistry().recognise(span)
+def _log(span: SpanRecord, registry: ConventionRegistry | None = None) -> dict[str, Any] | None:
+    call = (registry or ConventionRegistry()).recognise(span)
     return None if call is None else map_tool_span(span, call).request.to_dict()
+
+
+def _generic_only() -> ConventionRegistry:
+    """The general recogniser behind the named ones, without a named recogniser for ``haystack.*``."""
+    return ConventionRegistry([r for r in ConventionRegistry().recognisers if r.name != "haystack"])
 
 
 @pytest.mark.parametrize(
@@ -66,9 +71,12 @@ def test_tool_calls_in_unknown_namespaces_are_logged(span_name: str, attributes:
     assert log["metadata"]["attributes"] == {}  # every key was read into a Log field
 
 
-def test_haystack_shaped_span_with_error_flag_and_unset_status() -> None:
+@pytest.mark.parametrize("generic_only", [True, False], ids=["general-recogniser", "with-haystack-recogniser"])
+def test_haystack_shaped_span_with_error_flag_and_unset_status(generic_only: bool) -> None:
     """Haystack's agent marks a tool call with span name ``haystack.agent.step.tool``; a failure
-    is only ``haystack.tool.error`` (the status stays UNSET) and an ``{"error": …}`` output."""
+    is only ``haystack.tool.error`` (the status stays UNSET) and an ``{"error": …}`` output. The
+    general recogniser alone gets it right (Haystack has its own recogniser too: both are asked)."""
+    registry = _generic_only() if generic_only else ConventionRegistry()
     ok = _log(
         _span(
             "haystack.agent.step.tool",
@@ -79,9 +87,11 @@ def test_haystack_shaped_span_with_error_flag_and_unset_status() -> None:
                 "haystack.agent.step.tool.output": "{'id': 42, 'name': 'Ada'}",
                 "haystack.tool.error": False,
             },
-        )
+        ),
+        registry,
     )
     assert ok is not None
+    assert ok["metadata"]["otel"]["convention"] == ("generic" if generic_only else "haystack")
     assert ok["tool"]["function"] == {"name": "lookup_user", "description": "Look up a user by id."}
     assert ok["inputs"] == {"user_id": 42}
     assert json.loads(ok["output"]) == {"id": 42, "name": "Ada"}  # a Python repr read as the dict
@@ -95,7 +105,8 @@ def test_haystack_shaped_span_with_error_flag_and_unset_status() -> None:
                 "haystack.tool.error": True,
                 "haystack.agent.step.tool.output": json.dumps({"error": "Failed to invoke Tool: boom: disk full"}),
             },
-        )
+        ),
+        registry,
     )
     assert failed is not None
     assert failed["error"] == "Failed to invoke Tool: boom: disk full"
@@ -235,18 +246,15 @@ def test_exporter_says_once_per_span_name_at_debug_why_a_tool_looking_span_was_n
     try:
         with caplog.at_level(logging.DEBUG, logger="otel_tool_exporter"):
             for span_id in (10, 11):
-                exporter.pipeline.submit(
-                    SpanRecord(
-                        trace_id=5,
-                        span_id=span_id,
-                        parent_span_id=None,
-                        name="step",
-                        attributes={"myapp.tool": "lookup_user", "myapp.args": '{"user_id": 42}'},
-                    )
+                span = SpanRecord(
+                    trace_id=5,
+                    span_id=span_id,
+                    parent_span_id=None,
+                    name="step",
+                    attributes={"myapp.tool": "lookup_user", "myapp.args": '{"user_id": 42}'},
                 )
-            exporter.pipeline.submit(
-                SpanRecord(trace_id=5, span_id=12, parent_span_id=None, name="GET /", attributes={})
-            )
+                exporter.export([span])
+            exporter.export([SpanRecord(trace_id=5, span_id=12, parent_span_id=None, name="GET /", attributes={})])
             assert exporter.force_flush(10_000)
     finally:
         exporter.shutdown()

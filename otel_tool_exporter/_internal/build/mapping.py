@@ -1,4 +1,4 @@
-"""One finished tool span + its ``ToolCall`` → one ``ToolLogRequest`` (SPEC §3).
+"""One finished tool span + its ``ToolCall`` → one ``ToolLogRequest``.
 
 Pure and total: no I/O, no shared state, and no input can make it raise. ``trace_parent_id`` is
 left for the ordering stage, which alone knows the parent's server-assigned Log id.
@@ -71,7 +71,7 @@ def _construct_fast(fields: dict[str, Any]) -> ToolLogRequest:
 def _construct_checked() -> Any:
     """Use the fast path only if it builds exactly what ``model_construct`` builds with this
     pydantic version (checked once, at import)."""
-    sample = {"path": "p", "output": "o", "metadata": {"k": 1}}
+    sample: dict[str, Any] = {"path": "p", "output": "o", "metadata": {"k": 1}}
     try:
         fast, slow = _construct_fast(dict(sample)), ToolLogRequest.model_construct(**sample)
         same = (

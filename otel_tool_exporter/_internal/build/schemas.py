@@ -1,4 +1,4 @@
-"""Tool descriptions, JSON Schemas and call ids learned from sibling spans (SPEC §3 ``tool`` row).
+"""Tool descriptions, JSON Schemas and call ids learned from sibling spans.
 
 LLM/chat spans often carry the definitions of the tools offered to the model, while the tool
 span itself carries only the name. This memory keeps the latest definition per (trace, tool name)
@@ -40,7 +40,8 @@ def _hint_from_definition(item: Any) -> ToolSchemaHint | None:
     """Read one OpenAI-style (or flat) tool definition."""
     if not isinstance(item, dict):
         return None
-    function = item.get("function") if isinstance(item.get("function"), dict) else item
+    nested = item.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else item
     name = function.get("name")
     if not isinstance(name, str) or not name:
         return None
@@ -261,9 +262,15 @@ def requested_tool_calls(span: SpanRecord) -> list[tuple[str, Any, str]]:
 
 
 def _arguments_key(arguments: Any) -> str | None:
-    """Arguments compared by content: JSON objects canonically, call envelopes by their kwargs."""
+    """Arguments compared by content: JSON objects canonically, call envelopes by their kwargs
+    (``{"args": [], "kwargs": {...}}``, or ``{"kwargs": {...}}`` alone as LlamaIndex records it)."""
     value = decode_json(arguments)
-    if isinstance(value, Mapping) and "kwargs" in value and "args" in value and not value.get("args"):
+    if (
+        isinstance(value, Mapping)
+        and "kwargs" in value
+        and ("args" in value or len(value) == 1)
+        and not value.get("args")
+    ):
         value = value["kwargs"]
     if value is MISSING:
         return None

@@ -4,9 +4,8 @@ from otel_tool_exporter._internal.spans.record import (
     EventRecord,
     LinkRecord,
     SpanRecord,
-    fast_attributes,
     format_span_id,
     format_trace_id,
 )
 
-__all__ = ["EventRecord", "LinkRecord", "SpanRecord", "fast_attributes", "format_span_id", "format_trace_id"]
+__all__ = ["EventRecord", "LinkRecord", "SpanRecord", "format_span_id", "format_trace_id"]

@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 _LC_MESSAGE_KEYS = frozenset({"content", "tool_call_id", "name", "status", "type", "id", "artifact"})
+_LC_MESSAGE_EXTRA_KEYS = _LC_MESSAGE_KEYS | {"additional_kwargs", "response_metadata"}
 
 
 def decoded(value: Any) -> tuple[Any, bool]:
@@ -71,9 +72,13 @@ def _tool_message_fields(node: Any) -> Mapping[str, Any] | None:
         and "content" in kwargs
     ):
         return kwargs
-    # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"} (LangSmith's
-    # serialized ToolMessage adds response_metadata, additional_kwargs, ...)
-    if node.get("type") == "tool" and "content" in node and ("tool_call_id" in node or set(node) <= _LC_MESSAGE_KEYS):
+    # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"}
+    # (LangSmith's OTel mode writes this one with additional_kwargs and response_metadata)
+    if (
+        node.get("type") == "tool"
+        and "content" in node
+        and ("tool_call_id" in node or set(node) <= _LC_MESSAGE_EXTRA_KEYS)
+    ):
         return node
     return None
 

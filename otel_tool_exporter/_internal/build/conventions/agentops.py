@@ -20,7 +20,7 @@ KIND = "agentops.span.kind"
 class AgentOpsToolRecogniser:
     name = "agentops"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return attrs.get(KIND) == "tool"

@@ -32,7 +32,7 @@ def _span_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
 class BraintrustToolRecogniser:
     name = "braintrust"
     span_names: tuple[str, ...] = ()
-    marker_keys = (SPAN_ATTRS, SPAN_TYPE)
+    marker_keys: tuple[str, ...] = (SPAN_ATTRS, SPAN_TYPE)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _span_attributes(attrs).get("type") == "tool"

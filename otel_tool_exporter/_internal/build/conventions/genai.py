@@ -112,8 +112,8 @@ class GenAIToolRecogniser:
 
     name = "genai"
     span_names: tuple[str, ...] = ()
-    span_name_prefixes = (SPAN_PREFIX,)
-    marker_keys = (OPERATION,)
+    span_name_prefixes: tuple[str, ...] = (SPAN_PREFIX,)
+    marker_keys: tuple[str, ...] = (OPERATION,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         operation = attrs.get(OPERATION)

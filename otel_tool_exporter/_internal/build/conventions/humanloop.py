@@ -51,8 +51,8 @@ def _listify(value: Any) -> Any:
 
 class HumanloopSDKRecogniser:
     name = "humanloop"
-    span_names = ("humanloop.tool",)
-    marker_keys = (FILE_TYPE,)
+    span_names: tuple[str, ...] = ("humanloop.tool",)
+    marker_keys: tuple[str, ...] = (FILE_TYPE,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return name == "humanloop.tool" or attrs.get(FILE_TYPE) == "tool"

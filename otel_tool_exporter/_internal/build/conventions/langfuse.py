@@ -26,7 +26,7 @@ STATUS_MESSAGE = "langfuse.observation.status_message"
 class LangfuseToolRecogniser:
     name = "langfuse"
     span_names: tuple[str, ...] = ()
-    marker_keys = (TYPE,)
+    marker_keys: tuple[str, ...] = (TYPE,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return attrs.get(TYPE) == "tool"

@@ -29,7 +29,7 @@ def _is_tool(value: Any) -> bool:
 class MLflowToolRecogniser:
     name = "mlflow"
     span_names: tuple[str, ...] = ()
-    marker_keys = (SPAN_TYPE,)
+    marker_keys: tuple[str, ...] = (SPAN_TYPE,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _is_tool(attrs.get(SPAN_TYPE))

@@ -22,7 +22,7 @@ _MSG_PREFIX = "running tool: "
 
 class PydanticAIV2Recogniser:
     name = "pydantic_ai_v2"
-    span_names = (SPAN_NAME,)
+    span_names: tuple[str, ...] = (SPAN_NAME,)
     marker_keys: tuple[str, ...] = ()
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:

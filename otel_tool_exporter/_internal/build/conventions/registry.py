@@ -15,6 +15,7 @@ from otel_tool_exporter._internal.build.conventions.generic import (
     complete_call,
     unclaimed_tool_hint,
 )
+from otel_tool_exporter._internal.build.conventions.haystack import HaystackToolRecogniser
 from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
 from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
 from otel_tool_exporter._internal.build.conventions.langsmith import LangSmithToolRecogniser
@@ -44,9 +45,9 @@ def default_recognisers() -> list[Recogniser]:
        ``gen_ai.tool.call.*`` values are LangChain callback envelopes;
     4. LangSmith OTel mode (``langsmith.span.kind``): may carry ``gen_ai.*`` keys too;
     5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
-       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust: disjoint markers;
-    11. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …);
-    12. the general recogniser: tool-call keys in any namespace (``acme.tool.name`` +
+       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust, 11. Haystack: disjoint markers;
+    12. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …);
+    13. the general recogniser: tool-call keys in any namespace (``acme.tool.name`` +
         ``acme.tool.input``, a span named ``….tool``), for frameworks without a convention here.
         It has no marker: its cheap ``might_claim`` pre-filter decides when it is asked.
 
@@ -63,6 +64,7 @@ def default_recognisers() -> list[Recogniser]:
         MLflowToolRecogniser(),
         AgentOpsToolRecogniser(),
         BraintrustToolRecogniser(),
+        HaystackToolRecogniser(),
         GenAIToolRecogniser(),
         GenericToolRecogniser(),
     ]

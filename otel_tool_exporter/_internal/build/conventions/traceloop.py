@@ -56,7 +56,7 @@ def _read_pair(reader: AttrReader, primary: str, mirror: str) -> tuple[Any, bool
 class TraceloopToolRecogniser:
     name = "traceloop"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return attrs.get(KIND) == "tool"

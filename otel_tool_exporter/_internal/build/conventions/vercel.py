@@ -21,8 +21,8 @@ OPERATION_ID = "ai.operationId"
 
 class VercelToolRecogniser:
     name = "vercel"
-    span_names = (SPAN_NAME,)
-    marker_keys = (OPERATION_ID,)
+    span_names: tuple[str, ...] = (SPAN_NAME,)
+    marker_keys: tuple[str, ...] = (OPERATION_ID,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return name == SPAN_NAME or attrs.get(OPERATION_ID) == SPAN_NAME
