@@ -276,10 +276,12 @@ class GenericToolRecogniser:
             return False
         if name.endswith(".tool") and len(name) > len(".tool"):
             return True
+        speaks_of_other = _NOT_A_CALL.search(name.lower()) is not None and not _mentions_tool(name)
         if keys.args or keys.result or keys.flat[0] or keys.flat[1]:
-            return True
+            # an agent or LLM span may record a tool's result it received: only with the tool's name
+            return not speaks_of_other or bool(keys.name)
         if keys.name and (keys.siblings[0] or keys.siblings[1]):
-            return not _NOT_A_CALL.search(name.lower()) or _mentions_tool(name)
+            return not speaks_of_other
         return bool(keys.name and keys.error and any(_error_text(attrs.get(k)) for k in keys.error))
 
     def recognise(self, span: SpanRecord) -> ToolCall | None:
