@@ -114,7 +114,9 @@ def result_object(value: Any) -> tuple[Any, str | None, bool]:
     content. Returns ``(value, error, matched)``: ``error`` is the object's text when it says
     ``is_error``. Both shapes are specific enough that no plain return value is mistaken for them.
     """
-    if isinstance(value, Mapping) and "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
+    if type(value) is not dict and not isinstance(value, Mapping):
+        return value, None, False  # text, a number, a list: no result object
+    if "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
         raw = decode_json(value["raw_output"])
         error = None
         if value.get("is_error") is True:

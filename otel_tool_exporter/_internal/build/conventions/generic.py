@@ -339,7 +339,10 @@ def complete_call(call: ToolCall, span: SpanRecord) -> None:
     marker), a description, an error attribute. Keys it consumed are not read again."""
     attrs = span.attributes
     consumed = call.consumed
-    keys = tool_keys(key for key in attrs if key not in consumed)
+    unread = [key for key in attrs if "ool" in key and key not in consumed]
+    if not unread:  # the usual case: the convention read every key that speaks of a tool
+        return
+    keys = tool_keys(unread)
     reader = AttrReader(attrs)
     if call.arguments is MISSING and keys.args:
         call.arguments = strip_call_envelope(take_decoded(reader, *_by_field(keys.args, ARG_FIELDS)))
