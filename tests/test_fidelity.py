@@ -309,3 +309,12 @@ def test_text_plain_values_are_read_only_when_the_whole_text_is_an_object_or_lis
     assert log["inputs"] == {"user_id": 42}
     scalar = _log(_span({**attrs, "output.value": '"42"'}, name="lookup_user"))
     assert scalar["output"] == '"42"'
+
+
+def test_only_exception_reprs_are_reduced() -> None:
+    from otel_tool_exporter._internal.build.mapping import split_error
+
+    assert split_error("ValueError('boom')")[0] == "ValueError: boom"
+    assert split_error("mypkg.errors.QuotaExceeded('x')" + TRACEBACK)[0] == "mypkg.errors.QuotaExceeded: x"
+    assert split_error("Point(1, 2)")[0] == "Point(1, 2)"  # not an exception, no traceback: kept
+    assert split_error("TimeoutError()")[0] == "TimeoutError"

@@ -139,12 +139,17 @@ def _inputs(arguments: Any) -> dict[str, Any] | None:
 _TRACEBACK = "Traceback (most recent call last):"
 _EXCEPTION_REPR = re.compile(r"\A\s*([A-Za-z_][\w.]*)\((.*)\)\s*\Z", re.S)
 _MAX_REPR_CHARS = 10_000
+_EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Failure", "Timeout", "Cancelled")
 
 
-def _exception_repr(text: str) -> str | None:
-    """``ValueError('boom')`` (an exception's ``repr``) as ``ValueError: boom``; else ``None``."""
+def _exception_repr(text: str, *, traced: bool) -> str | None:
+    """``ValueError('boom')`` (an exception's ``repr``) as ``ValueError: boom``; else ``None``.
+    Without a traceback after it, only a name that reads as an exception class counts
+    (``…Error``, ``…Exception``, …): ``Point(1, 2)`` is not reduced."""
     match = _EXCEPTION_REPR.match(text)
-    if match is None or len(text) > _MAX_REPR_CHARS or not match.group(1)[:1].isupper():
+    if match is None or len(text) > _MAX_REPR_CHARS or not match.group(1).rsplit(".", 1)[-1][:1].isupper():
+        return None
+    if not traced and not match.group(1).endswith(_EXCEPTION_SUFFIXES):
         return None
     kind, raw_args = match.groups()
     try:
@@ -169,7 +174,7 @@ def split_error(text: str) -> tuple[str, str | None, bool]:
     if trace is not None and not head:
         lines = [line.strip() for line in trace.splitlines() if line.strip()]
         return (lines[-1] if len(lines) > 1 else text), trace, len(lines) > 1
-    reduced = _exception_repr(head)
+    reduced = _exception_repr(head, traced=trace is not None)
     return (reduced, trace, True) if reduced is not None else (head, trace, False)
 
 

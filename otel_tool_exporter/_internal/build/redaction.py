@@ -131,15 +131,15 @@ class Redactor:
         return f"{match.group('key')}={REDACTED}" if self.is_secret_key(match.group("key")) else match.group(0)
 
     def apply(self, request: ToolLogRequest) -> None:
-        """Redact in place: inputs, output, stdout, metadata (with the raw attribute copies),
-        provider payloads."""
+        """Redact in place: inputs, output, stdout, error, metadata (with the raw attribute
+        copies), provider payloads."""
         if not self._keys:
             return
         for name in ("inputs", "metadata", "provider_request", "provider_response"):
             value = getattr(request, name)
             if value and self.has_secret(value):
                 setattr(request, name, self.scrub(value))
-        for name in ("output", "stdout"):
+        for name in ("output", "stdout", "error"):
             text = getattr(request, name)
             if text:
                 setattr(request, name, self.scrub_text(text))
