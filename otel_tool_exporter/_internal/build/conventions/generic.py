@@ -7,19 +7,26 @@ named ``….tool``, an error flag ``*.tool.error``. This recogniser reads such k
 
 * a key is *tool-scoped* when the segment before its last one is ``tool`` (``x.tool.input``,
   ``haystack.agent.step.tool.output``) or its last segment starts with ``tool_`` (``x.tool_name``,
-  ``tool_arguments``); ``gen_ai.tool.call.arguments``-style keys (``tool.call.<field>``) too;
+  ``tool_arguments``); ``gen_ai.tool.call.arguments``-style keys (``tool.call.<field>``) and
+  ``tool_call.function.<field>`` too; camelCase reads as snake_case (``toolName``); arguments
+  flattened one key per member (``x.tool.input.city``) are folded back into an object;
 * keys that describe lists — tool *definitions* offered to a model (``llm.tools.0.tool.name``,
   ``gen_ai.tool.definitions``) or tool calls a model *requested* (``…tool_calls.0.tool_call.…``) —
   never count: a segment that is a number, or names a plural (``tools``, ``tool_calls``,
   ``definitions``, ``*messages``), rules a key out;
 * a span is claimed when it has a tool-scoped name key and arguments or a result (tool-scoped, or
   beside the name key in its namespace), tool-scoped arguments or result on their own, a name
-  ending in ``.tool``, or a tool-scoped error next to a tool name;
+  ending in ``.tool``, or a tool-scoped error next to a tool name; a span named like an agent,
+  LLM, chat or chain step (and not like a tool) needs the tool's name as well;
 * a span that carries a named convention's kind marker (``openinference.span.kind``,
   ``gen_ai.operation.name``, …) belongs to that convention: when it declined, so does this one.
 
-A cheap pre-filter keeps ordinary spans at one set test: keys already seen to be unrelated are
-remembered (bounded), so only spans with an unseen key or a tool-ish name are looked at further.
+The registry asks this recogniser only when no named convention's marker, span name or name
+prefix matched, and then through :meth:`GenericToolRecogniser.might_claim`: span names and keys
+already seen to be unrelated are remembered (bounded), so an ordinary span costs one set look-up
+and one set test. After a named convention claims a span, :func:`complete_call` reads what it left
+unread; :func:`unclaimed_tool_hint` tells ``doctor`` (and the exporter's DEBUG log) about spans
+that look like tool calls but that nothing claims.
 """
 
 from __future__ import annotations
