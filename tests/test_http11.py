@@ -251,7 +251,9 @@ def test_timeouts_and_refused_connections() -> None:
 
 
 def _tls_contexts(tmp_path: Any) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    trustme = pytest.importorskip("trustme", reason="trustme (dev extra) makes the test CA")
+    trustme = pytest.importorskip(
+        "trustme", reason="trustme is not installed (the dev extra has it): it makes the test CA"
+    )
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)

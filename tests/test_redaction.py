@@ -191,21 +191,3 @@ def test_redaction_leaves_requests_without_secrets_untouched() -> None:
     assert request.output == '{"temp": 21}' and request.stdout == "t e {}"
     assert not redactor.has_secret(inputs) and not redactor.has_secret(metadata)
     assert redactor.has_secret({"note": '{"Api-Key": "x"}'})
-
-
-def test_the_readme_redaction_snippet_runs(monkeypatch: Any) -> None:
-    import re
-    from pathlib import Path
-
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("### Secrets (redaction)") :]
-    snippet = re.search(r"```python\n(.*?)```", section, re.S)
-    assert snippet is not None
-    monkeypatch.setenv("HUMANLOOP_API_KEY", "hl-test")
-    scope: dict[str, Any] = {}
-    exec(compile(snippet.group(1), "README.md", "exec"), scope)
-    exporter = scope["exporter"]
-    try:
-        assert exporter.settings.redact_keys == ("api_key", "token", "password", "ssn")
-    finally:
-        exporter.shutdown()

@@ -67,7 +67,7 @@ class DeliveryLoop:
         stats: Stats,
         sender: Sender,
         *,
-        spool_factory: Callable[[], Spool | None] = lambda: None,
+        spool: Spool | None = None,
         ancestry_from_start: bool = False,
         burst: BurstPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -79,7 +79,7 @@ class DeliveryLoop:
         self.sender = sender
         self.burst = burst or BurstPolicy()
         self._clock = clock
-        self._spool_factory = spool_factory
+        self.spool = spool
         self.engine = OrderingEngine(
             classify_open=self._judge_open,
             max_parent_wait=settings.max_parent_wait,
@@ -89,7 +89,6 @@ class DeliveryLoop:
             ancestry_from_start=ancestry_from_start,
             now=clock(),
         )
-        self.spool: Spool | None = None
         self.dispatch: Dispatch | None = None
         self._seq = itertools.count(1)
         self._flushes: list[tuple[int, FlushMarker]] = []
@@ -97,6 +96,7 @@ class DeliveryLoop:
         self._timer: asyncio.TimerHandle | None = None
         self._wakeup: asyncio.Event | None = None
         self._logged_messages: set[str] = set()
+        self.kept_waiting = 0  # children left waiting in the spool at shutdown
 
     def _judge_open(self, span: Any) -> tuple[bool | None, str | None]:
         return self.builder.judge_open(span.name, attributes_of(span))
@@ -104,7 +104,6 @@ class DeliveryLoop:
     # ================================================================= the loop
     async def run(self, wakeup: asyncio.Event) -> None:
         self._wakeup = wakeup
-        self.spool = self._spool_factory()
         dispatch = self.dispatch = Dispatch(
             self.sender,
             max_queue=self.settings.max_queue,
@@ -244,21 +243,18 @@ class DeliveryLoop:
         self._release(engine.submit(pending))
 
     def _write_ahead(self, span: SpanRecord, draft: LogDraft) -> int | None:
-        """With a spool, the built Log goes on disk before anything else happens to it."""
+        """With a spool, the built Log goes on disk before anything else happens to it (None:
+        no spool, or the write failed — said by the spool — and the Log lives in memory)."""
         if self.spool is None:
             return None
-        try:
-            row = self.spool.add(
-                span.trace_id_hex,
-                span.span_id_hex,
-                draft.request.to_json_bytes(),
-                parent_span_id=span.parent_span_id_hex,
-                version_id=draft.version_id,
-                environment=draft.environment,
-            )
-        except Exception:
-            logger.exception("otel_tool_exporter: spool write failed; this Log is held in memory only")
-            return None
+        row = self.spool.add(
+            span.trace_id_hex,
+            span.span_id_hex,
+            draft.request.to_json_bytes(),
+            parent_span_id=span.parent_span_id_hex,
+            version_id=draft.version_id,
+            environment=draft.environment,
+        )
         assert self.dispatch is not None
         self.dispatch.touch_spool()
         return row
@@ -327,7 +323,7 @@ class DeliveryLoop:
             for item, span_id in waits:
                 row = item.payload.row
                 if row is not None:
-                    self.spool.waiting(row, format_span_id(span_id))
+                    self.spool.waiting(row, format_span_id(span_id), item.deadline - item.arrived)
             self.dispatch.touch_spool()
         if self._flushes:
             self._answer_flushes()
@@ -376,10 +372,13 @@ class DeliveryLoop:
         for trace_hex, span_hex, log_id in spool.log_ids({r.trace_id for r in rows}):
             self._release(engine.remember_log(int(trace_hex, 16), int(span_hex, 16), log_id))
         now = engine.now
+        max_wait = self.settings.max_parent_wait
         items = []
         for index, row in enumerate(rows):
             parent = row.waiting_on or row.parent_span_id
             draft = LogDraft(ToolLogRequest.model_validate_json(row.body), row.version_id, row.environment, None)
+            # a child that was waiting goes on waiting for what was left of its wait, not anew
+            left = max_wait if row.wait_left is None else max(0.0, min(row.wait_left, max_wait))
             items.append(
                 Pending(
                     int(row.trace_id, 16),
@@ -388,7 +387,7 @@ class DeliveryLoop:
                     None,
                     _Entry(draft, row.row, row.body if row.ready else None),
                     -len(rows) + index,
-                    now,
+                    now - (max_wait - left),
                     replayed=True,
                 )
             )
@@ -400,7 +399,23 @@ class DeliveryLoop:
         """Shutdown: waiting children go unresolved, requests in flight get until ``deadline``
         (loop time) to finish, the rest is cancelled (kept in the spool when there is one)."""
         self._read_outcomes()
-        self._release(self.engine.release_all(Reason.SHUTDOWN))
+        self._after_turn()
+        spool = self.spool
+        if spool is not None and spool.healthy:
+            # children still waiting stay on disk, with what is left of their wait: after a restart
+            # they nest under their parent's Log as soon as it exists
+            now = self._clock()
+            kept = []
+            for item in list(self.engine.waiting_items()):
+                row = item.payload.row
+                if row is not None and item.waiting_on is not None:
+                    spool.waiting(row, format_span_id(item.waiting_on), max(0.0, item.deadline - now))
+                    kept.append(item)
+            self.kept_waiting = len(kept)
+            unsaved = [r for r in self.engine.release_all(Reason.SHUTDOWN) if r.item.payload.row is None]
+            self._release(unsaved)
+        else:
+            self._release(self.engine.release_all(Reason.SHUTDOWN))
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
             self.dispatch.commit()  # the spool itself is closed with the runtime, after the last task

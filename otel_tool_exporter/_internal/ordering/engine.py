@@ -248,12 +248,14 @@ class OrderingEngine:
             steps += 1
             found = store.get(spans, current)
             if found is None:
-                if item.replayed:
-                    # the process that saw this span's ancestors is gone, and so is their ancestry
+                if item.replayed and self.ancestry_from_start:
+                    # the process that saw this span start is gone: its end will never come
                     failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
                     break
-                if self.ancestry_from_start:
+                if self.ancestry_from_start and not item.replayed:
                     break  # started before we were attached, or remote: nothing to wait for
+                # not seen yet (finished spans arrive in any order), or seen only by the process
+                # before a restart: it may still come, for the rest of the child's wait
                 found = store.node(spans, current, None, State.UNSEEN)
             if type(found) is Node:
                 if found.state == State.LAZY:
