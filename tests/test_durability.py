@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -144,3 +146,144 @@ def test_a_restart_during_an_outage_keeps_nesting(stub: StubServer, tmp_path: Pa
             assert parent["metadata"]["otel"]["trace_id"] == child["metadata"]["otel"]["trace_id"]
     finally:
         second.shutdown()
+
+
+# ---------------------------------------------------------------------------------- SIGKILL
+PRODUCER = Path(__file__).with_name("producer_script.py")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def _assert_nested_exactly(logs: list[dict[str, Any]], parent_path: str, child_path: str) -> None:
+    """Every child names the Log of its own parent span (a duplicate parent may have two Logs)."""
+    logs_of_span: dict[str, set[str]] = {}
+    for log in logs:
+        logs_of_span.setdefault(log["metadata"]["otel"]["span_id"], set()).add(log["id"])
+    for log in logs:
+        if log["path"] == child_path:
+            otel = log["metadata"]["otel"]
+            assert "unresolved_parent" not in otel, otel
+            assert log["trace_parent_id"] in logs_of_span[otel["parent_span_id"]]
+
+
+@pytest.mark.slow
+def test_sigkill_of_an_in_process_exporter_loses_no_span_handed_in(stub: StubServer, tmp_path: Path) -> None:
+    """3,000 nested tool spans handed to the processor, the server slow; SIGKILL once the spans had
+    time to reach the disk (the window is ~100 ms); a restart on the same spool delivers them all."""
+    spool = tmp_path / "spool"
+    stub.set_faults(latency_ms=300)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(PRODUCER),
+            stub.base_url,
+            str(spool),
+            "1500",
+            "--nested",
+            "--no-shutdown",
+            "--linger",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ended"
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    before = len(_logs(stub))
+    assert before < 3000, "killed mid-delivery"
+
+    stub.set_faults(latency_ms=0)
+    restarted = subprocess.run(
+        [sys.executable, str(PRODUCER), stub.base_url, str(spool), "0", "--replay-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    logs = _logs(stub)
+    spans = {log["metadata"]["otel"]["span_id"] for log in logs}
+    assert len(spans) == 3000, f"{3000 - len(spans)} of 3,000 spans lost"
+    assert len(logs) - len(spans) <= 64, "duplicates only for requests in flight at the kill"
+    _assert_nested_exactly(logs, "pparent", "pchild")
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_sidecar_after_it_answered_loses_nothing(stub: StubServer, tmp_path: Path) -> None:
+    """serve answers 200 only once the spans are on disk: SIGKILL right after the answers, restart on
+    the same spool, and every accepted span becomes its Log, nested as before."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t")
+    for i in range(500):  # agent → tool parent → tool child: 1,500 spans, 1,000 Logs
+        with tracer.start_as_current_span("agent run"):
+            with tool(tracer, "parent", {"i": i}, "done"):
+                with tool(tracer, "child", {"i": i}, "ok"):
+                    pass
+    spans = list(memory.get_finished_spans())
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HUMANLOOP_API_KEY": "k"}
+    cmd = [sys.executable, "-m", "otel_tool_exporter.cli", "serve", "--port", str(port), "--base-url", stub.base_url]
+    cmd += ["--spool-dir", str(tmp_path / "spool")]
+    stub.set_faults(latency_ms=500)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: _healthy(url), 20)
+        otlp = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
+        for start in range(0, len(spans), 100):
+            assert otlp.export(spans[start : start + 100]) is SpanExportResult.SUCCESS
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert len(_logs(stub)) < 1000, "killed mid-delivery"
+
+    stub.set_faults(latency_ms=0)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for(lambda: len({log["metadata"]["otel"]["span_id"] for log in _logs(stub)}) >= 1000, 60)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    logs = _logs(stub)
+    assert len({log["metadata"]["otel"]["span_id"] for log in logs}) == 1000
+    assert len(logs) - 1000 <= 64, "duplicates only for requests the server had in hand at the kill"
+    _assert_nested_exactly(logs, "parent", "child")
+
+
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -27,9 +27,9 @@ from otel_tool_exporter._internal.delivery.dispatch import Dispatch
 from otel_tool_exporter._internal.delivery.outcomes import Logged, Outgoing, Sender
 from otel_tool_exporter._internal.delivery.spool import Spool
 from otel_tool_exporter._internal.finalise import finalise
-from otel_tool_exporter._internal.inbox import FlushMarker, Inbox
+from otel_tool_exporter._internal.inbox import DurableMarker, FlushMarker, Inbox
 from otel_tool_exporter._internal.ordering import OrderingEngine, Pending, Reason, Release
-from otel_tool_exporter._internal.spans import SpanRecord, format_span_id
+from otel_tool_exporter._internal.spans import SpanRecord, format_span_id, format_trace_id
 from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end
 from otel_tool_exporter._internal.stats import Stats
 from otel_tool_exporter.models import ToolLogRequest
@@ -92,6 +92,7 @@ class DeliveryLoop:
         self.dispatch: Dispatch | None = None
         self._seq = itertools.count(1)
         self._flushes: list[tuple[int, FlushMarker]] = []
+        self._durable: list[DurableMarker] = []
         self._flushes_reached = 0
         self._timer: asyncio.TimerHandle | None = None
         self._wakeup: asyncio.Event | None = None
@@ -134,7 +135,8 @@ class DeliveryLoop:
                     await dispatch.wait_for_room()  # send what is built before building more
                     continue
                 self.engine.tick(self._clock())
-                self._take(BATCH if dispatch.active else IDLE_BATCH)
+                # with a spool, building is what puts spans on disk: no short turns then
+                self._take(BATCH if dispatch.active and self.spool is None else IDLE_BATCH)
                 self.engine.tick(self._clock())  # back within the memory bound after the batch
                 self._after_turn()
                 await asyncio.sleep(0)
@@ -190,11 +192,16 @@ class DeliveryLoop:
             self._flushes_reached += 1
             self._flushes.append((next(self._seq), item))
             return
+        if type(item) is DurableMarker:
+            self._flushes_reached += 1
+            self._durable.append(item)
+            return
         read = read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
         if read is None:
             return  # not sampled: not exported
         if type(read) is OrdinaryEnd:
             self.stats.received += 1
+            self._link(read.trace_id, read.span_id, read.parent_span_id, read.explicit_parent)
             self._release(
                 self.engine.ended(read.trace_id, read.span_id, read.parent_span_id, explicit=read.explicit_parent)
             )
@@ -219,6 +226,7 @@ class DeliveryLoop:
                 if hint is not None and len(self._logged_messages) <= 1000:
                     self._logged_messages.add(f"unclaimed:{span.name}")
                     logger.debug("span not logged: %s", hint)
+            self._link(span.trace_id, span.span_id, span.parent_span_id, built.explicit_parent)
             self._release(
                 engine.ended(
                     span.trace_id,
@@ -241,6 +249,17 @@ class DeliveryLoop:
             engine.now,
         )
         self._release(engine.submit(pending))
+
+    def _link(self, trace_id: int, span_id: int, parent: int | None, explicit: str | None) -> None:
+        """With a spool, a span that is no Log is remembered on disk as a link in its trace, so
+        children that nest through it still do after a restart."""
+        if self.spool is not None:
+            self.spool.link(
+                format_trace_id(trace_id),
+                format_span_id(span_id),
+                None if parent is None else format_span_id(parent),
+                explicit,
+            )
 
     def _write_ahead(self, span: SpanRecord, draft: LogDraft) -> int | None:
         """With a spool, the built Log goes on disk before anything else happens to it (None:
@@ -316,7 +335,11 @@ class DeliveryLoop:
             self._release(self.engine.expire(self._clock()))
 
     def _after_turn(self) -> None:
-        """Spool the waits begun this turn, and answer the flushes that are done."""
+        """Spool the waits begun and the traces forgotten this turn, commit, and answer the
+        hand-offs waiting for the disk and the flushes that are done."""
+        evicted = self.engine.take_evicted()
+        if evicted and self.spool is not None:
+            self.spool.forget_traces([format_trace_id(trace_id) for trace_id in evicted])
         waits = self.engine.take_waits()
         if waits and self.spool is not None:
             assert self.dispatch is not None
@@ -325,6 +348,14 @@ class DeliveryLoop:
                 if row is not None:
                     self.spool.waiting(row, format_span_id(span_id), item.deadline - item.arrived)
             self.dispatch.touch_spool()
+        if self._durable:
+            assert self.dispatch is not None
+            self.dispatch.commit()  # everything handed in before each marker is processed: make it durable
+            on_disk = self.spool is not None and self.spool.healthy
+            for marker in self._durable:
+                if not marker.future.done():
+                    marker.future.set_result(on_disk)
+            self._durable.clear()
         if self._flushes:
             self._answer_flushes()
 
@@ -369,8 +400,13 @@ class DeliveryLoop:
         if not rows:
             return
         engine = self.engine
-        for trace_hex, span_hex, log_id in spool.log_ids({r.trace_id for r in rows}):
+        traces = {r.trace_id for r in rows}
+        for trace_hex, span_hex, log_id in spool.log_ids(traces):
             self._release(engine.remember_log(int(trace_hex, 16), int(span_hex, 16), log_id))
+        for trace_hex, span_hex, parent_hex, explicit in spool.links_for(traces):
+            engine.ended(
+                int(trace_hex, 16), int(span_hex, 16), int(parent_hex, 16) if parent_hex else None, explicit=explicit
+            )
         now = engine.now
         max_wait = self.settings.max_parent_wait
         items = []

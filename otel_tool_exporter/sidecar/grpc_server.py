@@ -56,6 +56,7 @@ from otel_tool_exporter._internal.spans.otlp import (
     encode_response,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
+from otel_tool_exporter.sidecar.handoff import hand_in
 from otel_tool_exporter.sidecar.server import SidecarConfig
 
 __all__ = [
@@ -186,9 +187,8 @@ class GrpcReceiver:
             await self._fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED, message)
         if self.draining or not inbox.has_room(len(spans)):
             await self._busy(context)
-        submit = inbox.offer_end
-        for span in spans:
-            submit(span)
+        if not await hand_in(self.exporter, spans):
+            await self._busy(context)
         self.spans_accepted += len(spans)
         if result.rejected:
             self.spans_rejected += result.rejected_count

@@ -33,6 +33,7 @@ from otel_tool_exporter._internal.spans.otlp import (
 )
 from otel_tool_exporter.exporter import ToolLogExporter
 from otel_tool_exporter.sidecar.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
+from otel_tool_exporter.sidecar.handoff import hand_in
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
 
@@ -203,9 +204,9 @@ async def _export(request: web.Request) -> web.Response:
         return _reply(state, 413, _RESOURCE_EXHAUSTED, message, fmt)
     if state.draining or not inbox.has_room(len(spans)):
         return _busy(state, fmt)
-    submit = inbox.offer_end
-    for span in spans:
-        submit(span)
+    if not await hand_in(state.exporter, spans):
+        message = "the spans were not written to the spool in time, retry later"
+        return _reply(state, 503, _UNAVAILABLE, message, fmt, **{"Retry-After": str(state.config.retry_after)})
     state.spans_accepted += len(spans)
     if result.rejected:
         state.spans_rejected += result.rejected_count

@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS requests (
     created REAL NOT NULL,
     wait_left REAL
 );
+CREATE TABLE IF NOT EXISTS links (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    explicit TEXT,
+    PRIMARY KEY (trace_id, span_id)
+);
 CREATE TABLE IF NOT EXISTS logmap (
     trace_id TEXT NOT NULL,
     span_id TEXT NOT NULL,
@@ -123,6 +130,7 @@ class Spool:
                 " wait_left FROM requests ORDER BY row"
             ).fetchall()
             logmap = other.execute("SELECT trace_id, span_id, log_id, created FROM logmap").fetchall()
+            links = other.execute("SELECT trace_id, span_id, parent_span_id, explicit FROM links").fetchall()
         finally:
             other.close()
         db = self._db
@@ -133,6 +141,9 @@ class Spool:
             rows,
         )
         db.executemany("INSERT OR IGNORE INTO logmap(trace_id, span_id, log_id, created) VALUES (?,?,?,?)", logmap)
+        db.executemany(
+            "INSERT OR IGNORE INTO links(trace_id, span_id, parent_span_id, explicit) VALUES (?,?,?,?)", links
+        )
         db.execute("COMMIT")
         return len(rows)
 
@@ -224,6 +235,18 @@ class Spool:
     def discard(self, row: int) -> None:
         self._write("DELETE FROM requests WHERE row = ?", (row,))
 
+    def link(self, trace_id: str, span_id: str, parent_span_id: str | None, explicit: str | None) -> None:
+        """An ordinary span's place in its trace: what lets children nest across a restart."""
+        self._write(
+            "INSERT OR REPLACE INTO links(trace_id, span_id, parent_span_id, explicit) VALUES (?,?,?,?)",
+            (trace_id, span_id, parent_span_id, explicit),
+        )
+
+    def forget_traces(self, trace_ids: list[str]) -> None:
+        """Traces ordering forgot (quiet past their TTL, or over the memory cap) leave the disk too."""
+        for trace_id in trace_ids:
+            self._write("DELETE FROM links WHERE trace_id = ?", (trace_id,))
+
     # ------------------------------------------------------------------ reads
     def rows(self, *, rows: list[int] | None = None) -> Iterator[SpoolRow]:
         query = (
@@ -254,6 +277,21 @@ class Spool:
             out += self._db.execute(
                 f"SELECT trace_id, span_id, log_id FROM logmap WHERE trace_id IN ({','.join('?' * len(chunk))})", chunk
             ).fetchall()
+        return out
+
+    def links_for(self, trace_ids: set[str]) -> list[tuple[str, str, str | None, str | None]]:
+        out: list[tuple[str, str, str | None, str | None]] = []
+        ids = sorted(trace_ids)
+        try:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                out += self._db.execute(
+                    "SELECT trace_id, span_id, parent_span_id, explicit FROM links"
+                    f" WHERE trace_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
         return out
 
     def count(self) -> int:

@@ -107,6 +107,11 @@ class OrderingEngine:
         waits, self._waits = self._waits, []
         return waits
 
+    def take_evicted(self) -> list[int]:
+        """The traces forgotten since the last call (to forget them on disk too)."""
+        evicted, self.store.evicted = self.store.evicted, []
+        return evicted
+
     def is_known_end(self, trace_id: int, span_id: int) -> bool:
         """True when this span's end was handled already (a duplicate hand-off)."""
         return self.store.has_ended(trace_id, span_id)
