@@ -413,9 +413,11 @@ def unclaimed_tool_hint(span: SpanRecord) -> str | None:
     shown = ", ".join(seen[:_MAX_HINT_KEYS]) + (
         f" (+{len(seen) - _MAX_HINT_KEYS} more)" if len(seen) > _MAX_HINT_KEYS else ""
     )
-    what = f"attributes {shown}" if seen else "no tool attributes"
+    evidence = [f"attributes {shown}"] if seen else []
+    if named:
+        evidence.append("a name that speaks of a tool")
     return (
-        f"span {span.name!r} looks like a tool call ({what}; name {'mentions a tool' if named else 'does not'}) "
+        f"span {span.name!r} looks like a tool call ({' and '.join(evidence)}) "
         "but no convention claims it. Claim it with ToolLogExporter(is_tool_span=lambda span: "
         f"span.name == {span.name!r}) (it is then logged under its span name, with its attributes in "
         "metadata), or read its arguments and result with your own recogniser: ToolLogExporter(recognisers=[...]) "
