@@ -313,3 +313,9 @@ def test_arguments_flattened_into_one_key_per_member_are_folded_back() -> None:
     assert log["inputs"] == {"city": "Paris", "days": "3", "filters": {"rain": False}}  # "3" stays text
     assert log["output"] == "Sunny" and log["metadata"]["attributes"] == {}
     assert GenericToolRecogniser().might_claim("step", {"acme.tool.input.city": "Paris"})
+
+
+def test_a_key_that_names_the_tool_outright() -> None:
+    log = _log(_span("step", {"acme.tool": "get_weather", "acme.tool.input": '{"city": "Paris"}'}))
+    assert log is not None and log["tool"]["function"]["name"] == "get_weather"
+    assert log["metadata"]["attributes"] == {}

@@ -191,3 +191,18 @@ def test_redaction_leaves_requests_without_secrets_untouched() -> None:
     assert request.output == '{"temp": 21}' and request.stdout == "t e {}"
     assert not redactor.has_secret(inputs) and not redactor.has_secret(metadata)
     assert redactor.has_secret({"note": '{"Api-Key": "x"}'})
+
+
+def test_key_matching_in_any_spelling_and_position() -> None:
+    from otel_tool_exporter._internal.build.redaction import Redactor
+    from otel_tool_exporter.settings import Settings
+
+    redactor = Redactor(Settings().redact_keys)
+    secret = [
+        "accessToken", "access_token", "ACCESS-TOKEN", "accesstoken", "clientSecret", "client-secret",
+        "privateKey", "PRIVATE_KEY", "refreshToken", "sessionToken", "x.apiKey", "Authorization",
+        "aws_secret_access_key", "api_key_header", "password_hash", "OPENAI_API_KEY",
+    ]  # fmt: skip
+    plain = ["max_tokens", "input_tokens", "token_count", "tokenizer", "city", "gen_ai.usage.output_tokens"]
+    assert [k for k in secret if not redactor.is_secret_key(k)] == []
+    assert [k for k in plain if redactor.is_secret_key(k)] == []

@@ -36,9 +36,11 @@ class Redactor:
     """Replaces values whose key looks like a secret, wherever a value can land in a Log.
 
     A key matches when its last dotted segment, folded to lower case without ``-``/``_``
-    separators, is one of the configured keys (folded alike) or ends with one: ``api_key``,
-    ``OPENAI_API_KEY``, ``apiKey``, ``http.request.header.authorization``, ``db_password``,
-    ``accessToken``, ``client-secret`` and ``PRIVATE_KEY`` all match; ``max_tokens`` does not.
+    separators, is one of the configured keys (folded alike), ends with one, or contains one of
+    six letters or more (other than a ``…token``): ``api_key``, ``OPENAI_API_KEY``, ``apiKey``,
+    ``http.request.header.authorization``, ``db_password``, ``accessToken``, ``client-secret``,
+    ``PRIVATE_KEY``, ``aws_secret_access_key`` and ``api_key_header`` all match; ``max_tokens``
+    does not.
 
     Values are followed into text too: JSON held in a string (also encoded twice) is decoded,
     redacted and encoded again; text that is not JSON as a whole (a cut-off argument kept raw in
@@ -49,6 +51,9 @@ class Redactor:
     def __init__(self, keys: Iterable[str]) -> None:
         self._keys = frozenset(folded for folded in (_fold(k) for k in keys) if folded)
         self._suffixes = tuple(self._keys)
+        # long keys are unambiguous anywhere in a key (aws_secret_access_key, api_key_header,
+        # password_hash); short ones only at its end (max_tokens is no token)
+        self._words = tuple(k for k in self._keys if len(k) >= 6 and not k.endswith("token"))
         # the keys to look for in text: one that contains another is found through it
         self._probes = tuple(k for k in sorted(self._keys) if not any(o != k and o in k for o in self._keys))
         self._cache: dict[str, bool] = {}
@@ -57,7 +62,11 @@ class Redactor:
         hit = self._cache.get(key)
         if hit is None:
             segment = _fold(key.rsplit(".", 1)[-1])
-            hit = bool(segment) and (segment in self._keys or segment.endswith(self._suffixes))
+            hit = bool(segment) and (
+                segment in self._keys
+                or segment.endswith(self._suffixes)
+                or any(word in segment for word in self._words)
+            )
             if len(self._cache) < 10_000:
                 self._cache[key] = hit
         return hit

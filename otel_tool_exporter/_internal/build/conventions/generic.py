@@ -304,6 +304,19 @@ class GenericToolRecogniser:
                 name = value.strip()
                 reader.mark(key)
                 break
+        if name is None:  # a key that names the tool outright: ``acme.tool = "get_weather"``
+            for key in attrs:
+                value = attrs[key]
+                if (
+                    isinstance(value, str)
+                    and 0 < len(value.strip()) <= 200
+                    and "ool" in key
+                    and _snake(key.rsplit(".", 1)[-1]) == "tool"
+                    and not _listish(key)
+                ):
+                    name = value.strip()
+                    reader.mark(key)
+                    break
         if name is None:
             base = span.name[: -len(".tool")] if span.name.endswith(".tool") else span.name
             name = name_from_span(base.rsplit(" ", 1)[-1] if " " in base else base)
