@@ -318,3 +318,13 @@ def test_only_exception_reprs_are_reduced() -> None:
     assert split_error("mypkg.errors.QuotaExceeded('x')" + TRACEBACK)[0] == "mypkg.errors.QuotaExceeded: x"
     assert split_error("Point(1, 2)")[0] == "Point(1, 2)"  # not an exception, no traceback: kept
     assert split_error("TimeoutError()")[0] == "TimeoutError"
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.from_regex(r"\A-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,12})?([eE][+-]?[0-9]{1,4})?\Z"))
+def test_a_number_written_as_text_comes_out_as_written(text: str) -> None:
+    """``"1.50"``, ``"1e5"`` or ``"1e999"`` are not re-spelt as ``1.5``, ``100000.0`` or ``inf``."""
+    log = _log(_span(_genai(arguments=text, result=text)))
+    assert log["output"] == text
+    value = log["inputs"]["input"]
+    assert value == text or json.dumps(value) == text

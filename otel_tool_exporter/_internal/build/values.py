@@ -111,10 +111,13 @@ def decode_json(value: Any, *, max_depth: int = 3) -> Any:
         if not text or (text[0] not in '{["(' and text not in ("null", "true", "false") and not _numberish(text)):
             return value
         try:
-            value = _loads(text)
+            decoded = _loads(text)
         except (ValueError, RecursionError):
             literal = python_literal(text)
             return value if literal is MISSING else literal
+        if type(decoded) in (int, float) and dumps_compact(decoded) != text:
+            return value  # "1.50", "1e5", "-0": a number written so is text; reading it would change it
+        value = decoded
     return value
 
 
