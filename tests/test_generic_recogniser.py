@@ -319,3 +319,43 @@ def test_a_key_that_names_the_tool_outright() -> None:
     log = _log(_span("step", {"acme.tool": "get_weather", "acme.tool.input": '{"city": "Paris"}'}))
     assert log is not None and log["tool"]["function"]["name"] == "get_weather"
     assert log["metadata"]["attributes"] == {}
+
+
+def test_the_registry_remembers_ordinary_spans_without_missing_a_tool() -> None:
+    """An ordinary span's name and keys are remembered, so the next one costs a set test; a new
+    key, a marker, or a recogniser added later still gets its span looked at."""
+    registry = ConventionRegistry()
+    plain = {"http.method": "GET", "http.route": "/users"}
+    assert not registry.may_claim("GET /users", plain)
+    assert not registry.may_claim("GET /users", plain)  # remembered
+    assert registry.may_claim("GET /users", {**plain, "acme.tool.input": "{}"})
+    assert registry.may_claim("GET /users", {**plain, "gen_ai.operation.name": "execute_tool"})
+    assert registry.may_claim("get_weather.tool", plain)
+
+    class Mine:
+        name = "mine"
+        span_names = ("GET /users",)
+        marker_keys: tuple[str, ...] = ()
+
+        def recognise(self, span: SpanRecord) -> None:
+            return None
+
+    registry.add(Mine(), first=True)
+    assert registry.may_claim("GET /users", plain)  # what was remembered is forgotten on add
+
+    class ByValue:
+        """A marker-less recogniser whose pre-filter reads values: nothing may be remembered."""
+
+        name = "by_value"
+        span_names: tuple[str, ...] = ()
+        marker_keys: tuple[str, ...] = ()
+
+        def might_claim(self, name: Any, attrs: Any) -> bool:
+            return attrs.get("http.route") == "/tool"
+
+        def recognise(self, span: SpanRecord) -> None:
+            return None
+
+    custom = ConventionRegistry([ByValue()])
+    assert not custom.may_claim("GET", {"http.route": "/users"})
+    assert custom.may_claim("GET", {"http.route": "/tool"})

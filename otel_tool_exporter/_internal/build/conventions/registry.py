@@ -29,6 +29,8 @@ from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["ConventionRegistry", "default_recognisers"]
 
+_MAX_PLAIN = 4096
+
 ToolSpanPredicate = Callable[[SpanRecord], bool]
 
 
@@ -123,10 +125,31 @@ class ConventionRegistry:
             for key in getattr(recogniser, "marker_keys", ()):
                 self._markers.append((key, recogniser))
         self._marker_keys = frozenset(key for key, _ in self._markers)
+        # names and keys of spans no recogniser could claim; kept only while every marker-less
+        # recogniser is the general one, whose pre-filter judges each name and key on its own
+        self._plain_names: set[str] = set()
+        self._plain_keys: set[str] = set()
+        self._cacheable = all(type(recogniser) is GenericToolRecogniser for recogniser, _ in self._fallback_checks)
 
     def _candidates(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
-        """Recognisers whose span name, name prefix (first word) or marker key matches: one dict
-        look-up per name and per marker key, then registration order."""
+        """Recognisers whose span name, name prefix (first word) or marker key matches, else the
+        marker-less ones whose pre-filter accepts the span; in registration order.
+
+        An ordinary span, whose name and every key were seen before on spans no recogniser could
+        claim, costs one set look-up and one set test (every test behind them is per name or per
+        key, so their verdict for a name or a key never changes)."""
+        if name in self._plain_names and self._plain_keys.issuperset(attrs):
+            return []
+        found = self._candidates_slow(name, attrs)
+        if not found and self._cacheable and type(name) is str:
+            if len(self._plain_names) < _MAX_PLAIN:
+                self._plain_names.add(name)
+            if len(self._plain_keys) < _MAX_PLAIN:
+                self._plain_keys.update(attrs)
+        return found
+
+    def _candidates_slow(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
+        """One dict look-up per name and per marker key, then the marker-less pre-filters."""
         markers = self._marker_keys
         no_marker = (
             markers.isdisjoint(attrs)  # iterates the span's keys: the cheaper side for most spans
