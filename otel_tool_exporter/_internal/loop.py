@@ -222,6 +222,11 @@ class DeliveryLoop:
                 stats.drop(built.dropped)
                 if built.detail:
                     self.log_once(f"hook:{built.detail}", "redact hook raised %s: Log dropped", built.detail)
+            elif logger.isEnabledFor(logging.DEBUG) and f"unclaimed:{span.name}" not in self._logged_messages:
+                hint = self.builder.registry.unclaimed_tool_hint(span)  # once per span name, when asked for
+                if hint is not None and len(self._logged_messages) <= 1000:
+                    self._logged_messages.add(f"unclaimed:{span.name}")
+                    logger.debug("span not logged: %s", hint)
             self._link(span.trace_id, span.span_id, span.parent_span_id, built.explicit_parent)
             self._release(
                 engine.ended(
@@ -452,7 +457,9 @@ class DeliveryLoop:
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
             self.dispatch.commit()
-            self.dispatch.failures.say(self._clock(), final=True)  # the spool itself is closed with the runtime, after the last task
+            self.dispatch.failures.say(
+                self._clock(), final=True
+            )  # the spool itself is closed with the runtime, after the last task
 
     def log_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._logged_messages or len(self._logged_messages) > 1000:
