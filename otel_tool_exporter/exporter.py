@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser
 from otel_tool_exporter._internal.build.redaction import RedactHook
-from otel_tool_exporter._internal.delivery.transport import Transport
+from otel_tool_exporter._internal.delivery.transports import Transport
 from otel_tool_exporter._internal.pipeline import Pipeline
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter.settings import Settings

@@ -5,14 +5,13 @@ redact hook, with the types they receive and return.
 from otel_tool_exporter import ToolLogExporter
 from otel_tool_exporter.extend import AiohttpTransport
 
-exporter = ToolLogExporter(transport_factory=lambda: AiohttpTransport(proxy="http://proxy:3128"))
+exporter = ToolLogExporter(transport=lambda: AiohttpTransport(proxy="http://proxy:3128"))
 ```
 """
 
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser, ToolCall, ToolSchemaHint
 from otel_tool_exporter._internal.build.redaction import RedactHook
-from otel_tool_exporter._internal.delivery.http11 import Http11Transport
-from otel_tool_exporter._internal.delivery.transport import (
+from otel_tool_exporter._internal.delivery.transports import (
     AiohttpTransport,
     ConnectError,
     HttpxTransport,
@@ -29,7 +28,6 @@ __all__ = [
     "ConnectError",
     "ConventionRegistry",
     "EventRecord",
-    "Http11Transport",
     "HttpxTransport",
     "Recogniser",
     "RedactHook",

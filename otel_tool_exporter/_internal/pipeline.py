@@ -29,7 +29,7 @@ from otel_tool_exporter._internal.delivery.limiter import AdaptiveLimiter
 from otel_tool_exporter._internal.delivery.retry import RetryPolicy
 from otel_tool_exporter._internal.delivery.sender import Sender
 from otel_tool_exporter._internal.delivery.spool import Spool
-from otel_tool_exporter._internal.delivery.transport import Transport, make_transport
+from otel_tool_exporter._internal.delivery.transports import Transport, transport_for
 from otel_tool_exporter._internal.exitsafe import ExitSafeExecutor
 from otel_tool_exporter._internal.metrics import PipelineMetrics
 from otel_tool_exporter._internal.ordering import Job, OrderingEngine, Reason
@@ -96,14 +96,7 @@ class Pipeline:
         self.redact_hook = redact
         self.schemas = SchemaMemory()
         self.stats = Stats()
-        self._transport_factory = transport_factory or (
-            lambda: make_transport(
-                settings.transport,
-                timeout=settings.timeout,
-                connect_timeout=settings.connect_timeout,
-                pool_size=settings.max_concurrency,
-            )
-        )
+        self._transport_factory = lambda: transport_for(settings, transport_factory)
         self.ancestry_from_start = ancestry_from_start
         self._queue: deque[Any] = deque()  # finished spans (and flush markers), in hand-off order
         self._starts: deque[Any] = deque()  # started SDK spans (ToolSpanProcessor.on_start)

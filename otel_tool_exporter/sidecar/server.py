@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from otel_tool_exporter._internal.background import BackgroundServer, serve_app
+from otel_tool_exporter._internal.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
 from otel_tool_exporter._internal.spans.otlp import (
     JSON,
     PROTOBUF,
@@ -31,7 +32,6 @@ from otel_tool_exporter._internal.spans.otlp import (
     encode_status,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
-from otel_tool_exporter.sidecar.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
 

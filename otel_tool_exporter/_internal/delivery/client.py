@@ -21,7 +21,12 @@ from otel_tool_exporter._internal.delivery.retry import (
     RetryPolicy,
     parse_retry_after,
 )
-from otel_tool_exporter._internal.delivery.transport import RequestTimeoutError, Transport, TransportError
+from otel_tool_exporter._internal.delivery.transports import (
+    RequestTimeoutError,
+    Transport,
+    TransportError,
+    redirect_target,
+)
 from otel_tool_exporter.models import HTTPValidationError, ToolLogRequest, ToolLogResponse, ValidationErrorItem
 
 __all__ = [
@@ -168,9 +173,12 @@ class HumanloopClient:
                     try:
                         return ToolLogResponse.model_validate_json(response.body)
                     except ValidationError as exc:
+                        why = getattr(response, "problem", None) or f"{exc.error_count()} problems"
                         raise InvalidResponseError(
-                            f"HTTP {status} with an unreadable body: {exc.error_count()} problems"
+                            f"HTTP {status}: the Log was created but its answer is unreadable ({why}); not sent again"
                         ) from None
+                if 300 <= status < 400:  # never followed: the key must not travel to another origin
+                    raise APIStatusError(status, f"redirect to {redirect_target(response, self._url)} not followed")
                 message, items = _detail_message(response.body)
                 if status not in RETRYABLE_STATUS:
                     if status == 422:
