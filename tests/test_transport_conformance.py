@@ -9,6 +9,7 @@ and a small CONNECT/forward proxy for the proxy cases.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import re
@@ -30,7 +31,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from otel_tool_exporter import ConfigurationError, Settings, ToolLogExporter, ToolSpanProcessor
 from otel_tool_exporter._internal.background import BackgroundServer, serve_app
 from otel_tool_exporter._internal.delivery.client import APIStatusError, HumanloopClient, InvalidResponseError
-from otel_tool_exporter._internal.delivery.transports import TRANSPORTS, make_transport
+from otel_tool_exporter._internal.delivery.transports import TRANSPORTS
 from otel_tool_exporter.extend import ConnectError, RequestTimeoutError, Transport, TransportResponse
 from tests.spans_util import tool
 
@@ -363,7 +364,7 @@ def test_a_gzip_bomb_stops_at_the_cap(kind: str) -> None:
 def test_a_small_gzip_answer_is_read(kind: str) -> None:
     async def gzipped(request: web.Request) -> web.StreamResponse:
         return web.Response(
-            body=zlib.compress(json.dumps(OK).encode(), wbits=31),
+            body=gzip.compress(json.dumps(OK).encode()),
             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
         )
 
@@ -506,7 +507,7 @@ def test_the_ca_file_setting_reaches_the_shipped_transport(kind: str, tmp_path: 
     assert settings.ca_file == str(ca_file)
     with pytest.raises(ConfigurationError, match="ca_file"):
         Settings.resolve({}, api_key="k", ca_file=str(tmp_path / "missing.pem"))
-    made = make_transport(kind, timeout=1, connect_timeout=1, pool_size=1, ca_file=str(ca_file))
+    made = TRANSPORTS[kind](ca_file=str(ca_file))
     assert len(made._ssl_context().get_ca_certs()) == 1  # that CA alone, instead of the system's
 
 
