@@ -58,9 +58,11 @@ class AiohttpTransport(RuleLayer):
         async with session.post(
             url, params=params or None, headers=headers, data=content, proxy=proxy, allow_redirects=False
         ) as resp:
-            body, problem = await read_limited(
-                resp.content.iter_any(), resp.headers.get("Content-Encoding", ""), self.max_response_bytes
-            )
+            encoding = resp.headers.get("Content-Encoding", "")
+            length = resp.content_length
+            if not encoding and length is not None and length <= self.max_response_bytes:
+                return TransportResponse(resp.status, resp.headers, await resp.read())  # the common case
+            body, problem = await read_limited(resp.content.iter_any(), encoding, self.max_response_bytes)
             if problem is not None:
                 resp.close()  # stop here: the rest of the body is never read, the connection not reused
             return TransportResponse(resp.status, resp.headers, body, problem)
