@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import os
 import signal
 import sys
@@ -39,6 +40,15 @@ def default_spool_dir() -> Path:
     return base / "otel-tool-exporter" / "spool"
 
 
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def register(subparsers: Any) -> None:
     from otel_tool_exporter.sidecar.server import DEFAULT_MAX_BODY_BYTES
 
@@ -63,6 +73,11 @@ def register(subparsers: Any) -> None:
         "--auth-token",
         default=None,
         help=f"require 'Authorization: Bearer <token>' (default: ${TOKEN_ENV}; unset: no auth)",
+    )
+    parser.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="allow a non-loopback --host without --auth-token (anyone who reaches the port can send spans)",
     )
     parser.add_argument(
         "--max-body-bytes",
@@ -106,6 +121,16 @@ def run_serve(args: argparse.Namespace) -> int:
     from otel_tool_exporter.settings import ConfigurationError
     from otel_tool_exporter.sidecar.server import SidecarConfig
 
+    token = args.auth_token or os.environ.get(TOKEN_ENV) or None
+    if token is None and not _is_loopback(args.host) and not args.allow_unauthenticated:
+        print(
+            f"otel-tool-exporter serve: refusing to listen on {args.host!r} without a token: anyone who can reach "
+            f"it could send spans. Set --auth-token (or ${TOKEN_ENV}), bind 127.0.0.1, or pass "
+            "--allow-unauthenticated if the network in front of it already restricts who connects",
+            file=sys.stderr,
+        )
+        return 2
+
     if args.no_spool:
         spool_dir = None  # an explicit OTEL_TOOL_EXPORTER_SPOOL_DIR still applies (Settings reads it)
     else:
@@ -130,7 +155,6 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"otel-tool-exporter serve: {exc}", file=sys.stderr)
         return 2
-    token = args.auth_token or os.environ.get(TOKEN_ENV) or None
     config = SidecarConfig(auth_token=token, max_body_bytes=args.max_body_bytes)
     return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout, grpc_port))
 
