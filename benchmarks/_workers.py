@@ -250,6 +250,50 @@ def hotpath(args: argparse.Namespace) -> None:
     emit({"cpu_us": statistics.median(cpu), "wall_us": statistics.median(wall)})
 
 
+# ============================================================================ interleaved chunks
+def interleaved(args: argparse.Namespace) -> None:
+    """App-thread wall and CPU time per span in chunks taken in turn by each setup, in one process:
+    ``--batches`` chunks of ``--batch`` spans per setup, the order of the setups rotated chunk by
+    chunk, each chunk's background work finished (flushed) untimed before the next. Every chunk is
+    a burst: this shows what the delivery thread's handling of a burst costs the application."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otel_tool_exporter import ToolLogExporter, ToolSpanProcessor
+
+    providers: dict[str, Any] = {"bsp": TracerProvider(), "tsp": TracerProvider()}
+    providers["bsp"].add_span_processor(BatchSpanProcessor(_NoOpExporter()))  # type: ignore[arg-type]
+    exporter = ToolLogExporter(api_key="bench-key", base_url=f"http://127.0.0.1:{args.port}/v5")
+    providers["tsp"].add_span_processor(ToolSpanProcessor(exporter))
+    tracers = {name: p.get_tracer("bench", "1.0") for name, p in providers.items()}
+    order = list(providers)
+    for name in order:  # warm-up, untimed
+        make_spans(tracers[name], args.workload, 0, args.batch)
+        providers[name].force_flush(30_000)
+    cpu: dict[str, list[float]] = {name: [] for name in order}
+    wall: dict[str, list[float]] = {name: [] for name in order}
+    start = args.batch
+    for chunk in range(args.batches):
+        rotated = order[chunk % len(order) :] + order[: chunk % len(order)]
+        for name in rotated:
+            c0, w0 = time.thread_time(), time.perf_counter()
+            make_spans(tracers[name], args.workload, start, args.batch)
+            w1, c1 = time.perf_counter(), time.thread_time()
+            start += args.batch
+            cpu[name].append((c1 - c0) / args.batch * 1e6)
+            wall[name].append((w1 - w0) / args.batch * 1e6)
+            providers[name].force_flush(30_000)
+    for provider in providers.values():
+        provider.shutdown()
+    emit(
+        {
+            f"{name}_{kind}_us": statistics.median(values[name])
+            for name in order
+            for kind, values in (("cpu", cpu), ("wall", wall))
+        }
+    )
+
+
 # ============================================================================ idle
 def idle(args: argparse.Namespace) -> None:
     """CPU of the whole process while nothing is sent, after some spans were."""
@@ -518,6 +562,7 @@ KINDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "raw": raw,
     "humanloop": humanloop,
     "hotpath": hotpath,
+    "interleaved": interleaved,
     "idle": idle,
     "burst": burst,
     "otlp_load": otlp_load,

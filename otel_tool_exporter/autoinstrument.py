@@ -28,6 +28,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
+from otel_tool_exporter._internal.pipeline import pipeline_of
+from otel_tool_exporter._internal.spans.sdk import span_processors
 from otel_tool_exporter.exporter import ToolLogExporter
 from otel_tool_exporter.processor import ToolSpanProcessor
 
@@ -50,13 +52,14 @@ class StartAncestryProcessor(SpanProcessor):
 
     def __init__(self, exporter: ToolLogExporter) -> None:
         self.exporter = exporter
-        exporter.pipeline.enable_start_ancestry()
-        self._submit_start = exporter.pipeline.submit_start
+        pipeline = pipeline_of(exporter)
+        pipeline.enable_start_ancestry()
+        self._offer_start = pipeline.inbox.offer_start
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             if span.context.trace_flags.sampled:
-                self._submit_start(span)
+                self._offer_start(span)
         except Exception:
             pass
 
@@ -73,17 +76,10 @@ class StartAncestryProcessor(SpanProcessor):
         return None
 
 
-def _processors(provider: TracerProvider) -> tuple[SpanProcessor, ...]:
-    """The provider's span processors. The SDK has no public listing, so read the multi-processor's
-    tuple defensively: if a future SDK renames it we find nothing and stay in exporter-only mode."""
-    active = getattr(provider, "_active_span_processor", None)
-    return tuple(getattr(active, "_span_processors", ()) or ())
-
-
 def find_exporters(provider: TracerProvider) -> list[tuple[ToolLogExporter, bool]]:
     """Each ``ToolLogExporter`` feeding ``provider``, with whether span starts already reach it."""
     found: dict[int, tuple[ToolLogExporter, bool]] = {}
-    for processor in _processors(provider):
+    for processor in span_processors(provider):
         if isinstance(processor, (ToolSpanProcessor, StartAncestryProcessor)):
             found[id(processor.exporter)] = (processor.exporter, True)
             continue

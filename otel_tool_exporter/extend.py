@@ -5,7 +5,7 @@ redact hook, with the types they receive and return.
 from otel_tool_exporter import ToolLogExporter
 from otel_tool_exporter.extend import AiohttpTransport
 
-exporter = ToolLogExporter(transport=lambda: AiohttpTransport(proxy="http://proxy:3128"))
+exporter = ToolLogExporter(transport_factory=lambda: AiohttpTransport(proxy="http://proxy:3128"))
 ```
 """
 

@@ -1,6 +1,6 @@
 """Pydantic models for Humanloop's "Log to a Tool" endpoint, field for field.
 
-The single source of truth is ``shared/reference/log-to-a-tool.txt``; the models are used by the
+They follow Humanloop's API reference for the endpoint; the models are used by the
 mapping stage (building requests), the client (parsing replies) and the stub server (validating
 bodies), so the three can never drift apart.
 """

@@ -1,6 +1,6 @@
 """Every setting of the exporter in one model: constructor argument > environment > default.
 
-Environment names follow SPEC §7: ``HUMANLOOP_API_KEY`` and ``HUMANLOOP_BASE_URL`` (the Humanloop
+Environment names: ``HUMANLOOP_API_KEY`` and ``HUMANLOOP_BASE_URL`` (the Humanloop
 ecosystem's own names), ``OTEL_TOOL_EXPORTER_<NAME>`` for everything else.
 """
 

@@ -114,6 +114,7 @@ def zero_code_env(stub: Any, **extra: str) -> dict[str, str]:
     return clean_env(**{**settings, **extra})
 
 
+@pytest.mark.slow
 def test_opentelemetry_instrument_delivers_nested_logs(stub: Any, tmp_path: Path) -> None:
     done = run_instrumented(tmp_path, zero_code_env(stub))
     assert done.returncode == 0, done.stderr
@@ -165,6 +166,7 @@ def test_missing_api_key_names_the_variable(tmp_path: Path) -> None:
     assert "HUMANLOOP_API_KEY is not set" in done.stderr
 
 
+@pytest.mark.slow
 def test_hook_stays_out_of_runs_that_do_not_use_the_exporter(tmp_path: Path) -> None:
     env = clean_env(OTEL_TRACES_EXPORTER="console", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
     done = run_instrumented(tmp_path, env)

@@ -23,6 +23,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_tool_exporter import ToolSpanProcessor
+from otel_tool_exporter._internal.delivery import dispatch as dispatch_module
 from otel_tool_exporter.stub import StubServer
 
 from .conftest import make_exporter
@@ -149,12 +150,17 @@ def test_payload_too_large_is_truncated_and_sent_once_more(stub: StubServer) -> 
     provider.shutdown()
 
 
-def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path) -> None:
-    """Server down for a minute, spans keep coming, memory stays at max_queue, all arrive."""
+@pytest.mark.slow
+def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path, monkeypatch: Any) -> None:
+    """Server down longer than the retry budget, spans keep coming, memory stays at max_queue,
+    all arrive. The budget (max_elapsed) and the spool's retry-later delay are shortened so the
+    whole story — retries run out, Logs wait on disk, are tried again, the server returns — takes
+    seconds, not the minutes of the defaults."""
+    monkeypatch.setattr(dispatch_module, "PARK_RETRY_DELAY", 0.5)
     db = str(tmp_path / "stub.db")
     stub = StubServer(db=db).start()
     port = stub.port
-    provider, exporter = _provider(stub, spool_dir=str(tmp_path / "spool"), max_queue=20)
+    provider, exporter = _provider(stub, spool_dir=str(tmp_path / "spool"), max_queue=20, max_elapsed=1.0)
     _produce(provider, 10, name="before")
     assert provider.force_flush(10_000)
     stub.stop()
@@ -166,11 +172,12 @@ def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path) ->
         slowest = max(slowest, _produce(provider, 15, name="during"))
         time.sleep(0.5)
         peak_in_flight = max(peak_in_flight, exporter.stats()["in_flight"])
-    while time.monotonic() - down_since < 60:
+    while time.monotonic() - down_since < 8:  # several rounds of retries running out
         peak_in_flight = max(peak_in_flight, exporter.stats()["in_flight"])
-        time.sleep(1)
+        time.sleep(0.2)
     stats = exporter.stats()
     assert stats["parked_in_spool"] >= 150 - 20  # beyond max_queue the requests wait on disk
+    assert stats["retries"] > 150, "retries ran out and were tried again, more than once"
     assert peak_in_flight <= 20
     assert slowest < 0.25
 

@@ -35,6 +35,8 @@ CASES: dict[str, tuple[str, tuple[str, ...]]] = {
     "zero_code/run.py": ("examples/zero-code/", ("opentelemetry.instrumentation.auto_instrumentation",)),
 }
 
+pytestmark = pytest.mark.slow  # subprocesses running real frameworks: `pytest -m slow`
+
 
 def _missing(modules: tuple[str, ...]) -> list[str]:
     missing = []

@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -285,6 +286,7 @@ def test_recognisers_and_mapping_never_raise_and_requests_validate(span: SpanRec
         _check_request(mapped.request)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(span=spans())
 def test_registry_recognises_every_span_without_raising(span: SpanRecord) -> None:

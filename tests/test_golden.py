@@ -151,7 +151,7 @@ def run_fixture(stub: StubServer, name: str, **settings: Any) -> tuple[dict[str,
     seeded = _seed_humanloop_flows(stub, doc) if name == "humanloop_sdk" else []
     exporter = make_exporter(stub, **settings)
     for span in doc["spans"]:
-        exporter.pipeline.submit(SpanRecord.from_fixture(span))
+        exporter.export([SpanRecord.from_fixture(span)])
     assert exporter.force_flush(20_000)
     logs = [log for log in stub.store.list(size=100_000)[0] if log["id"] not in seeded]
     return doc, logs, exporter
@@ -329,7 +329,7 @@ def test_a_second_run_reuses_the_same_tool_versions(stub: StubServer, name: str)
     try:
         for run in (doc, _shift_trace(doc, 0xABCDEF)):
             for span in run["spans"]:
-                exporter.pipeline.submit(SpanRecord.from_fixture(span))
+                exporter.export([SpanRecord.from_fixture(span)])
         assert exporter.force_flush(20_000)
     finally:
         exporter.shutdown()
@@ -347,7 +347,7 @@ def test_adk_tool_defined_late_gets_its_schema_on_the_next_run(stub: StubServer)
     try:
         for run in (doc, _shift_trace(doc, 0x1234)):
             for span in run["spans"]:
-                exporter.pipeline.submit(SpanRecord.from_fixture(span))
+                exporter.export([SpanRecord.from_fixture(span)])
         assert exporter.force_flush(20_000)
     finally:
         exporter.shutdown()

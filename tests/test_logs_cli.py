@@ -91,6 +91,7 @@ def test_color_only_when_asked_or_on_a_terminal(stub: StubServer, provider_for: 
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.slow
 def test_follow_prints_each_new_trace_once_complete_and_stops_at_its_deadline(
     stub: StubServer, provider_for: Any
 ) -> None:

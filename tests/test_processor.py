@@ -53,17 +53,21 @@ def test_partially_sampled_traces_log_only_sampled_tool_spans(stub: StubServer) 
 def test_a_failing_pipeline_never_raises_into_the_application(stub: StubServer) -> None:
     exporter = make_exporter(stub)
     processor = ToolSpanProcessor(exporter)
+    calls: list[str] = []
 
     def explode(*args: Any, **kwargs: Any) -> None:
+        calls.append("called")
         raise RuntimeError("pipeline broke")
 
-    processor._submit = explode  # type: ignore[method-assign]
-    processor._submit_start = explode  # type: ignore[method-assign]
+    # the processor's two hand-offs, broken: the span's start and end must still return normally
+    processor._offer_start = explode  # type: ignore[method-assign]
+    processor._offer_end = explode  # type: ignore[method-assign]
     provider = TracerProvider()
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")
     with tool(tracer, "app_keeps_running", {}, "x"):
         pass  # no exception reaches us
+    assert calls == ["called", "called"], "both hand-offs were reached (and failed) inside the processor"
     provider.shutdown()
 
 

@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_tool_exporter import ToolLogExporter
+from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter.cli.demo import run_agent
 from otel_tool_exporter.sidecar import SidecarConfig, SidecarServer
 from otel_tool_exporter.stub import StubServer
@@ -326,8 +327,8 @@ def test_full_queue_answers_503_with_retry_after_and_the_real_client_retries(
 ) -> None:
     spans = record_demo_spans()
     with running_sidecar(stub) as (sidecar, exporter):
-        pipeline = exporter.pipeline
-        real_has_room = pipeline.has_room
+        inbox = pipeline_of(exporter).inbox
+        real_has_room = inbox.has_room
         full_for = {"calls": 2}
 
         def has_room(n: int = 1) -> bool:  # the queue is full for the first two checks
@@ -336,7 +337,7 @@ def test_full_queue_answers_503_with_retry_after_and_the_real_client_retries(
                 return False
             return real_has_room(n)
 
-        monkeypatch.setattr(pipeline, "has_room", has_room)
+        monkeypatch.setattr(inbox, "has_room", has_room)
         response = httpx.post(
             sidecar.traces_url, content=_protobuf_body(spans), headers={"Content-Type": "application/x-protobuf"}
         )

@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult  # noqa: E402
 
 from otel_tool_exporter import ToolLogExporter  # noqa: E402
+from otel_tool_exporter._internal.pipeline import pipeline_of  # noqa: E402
 from otel_tool_exporter.cli.demo import run_agent  # noqa: E402
 from otel_tool_exporter.sidecar import SidecarConfig  # noqa: E402
 from otel_tool_exporter.sidecar.grpc_server import EXPORT_METHOD, GrpcSidecarServer  # noqa: E402
@@ -289,8 +290,8 @@ def test_full_queue_is_resource_exhausted_with_retry_info_and_the_real_client_re
 ) -> None:
     spans = record_demo_spans()
     with running_grpc(stub, SidecarConfig(retry_after=1)) as (server, exporter):
-        pipeline = exporter.pipeline
-        real_has_room = pipeline.has_room
+        inbox = pipeline_of(exporter).inbox
+        real_has_room = inbox.has_room
         full_for = {"calls": 2}
 
         def has_room(n: int = 1) -> bool:  # full for the first two checks
@@ -299,7 +300,7 @@ def test_full_queue_is_resource_exhausted_with_retry_info_and_the_real_client_re
                 return False
             return real_has_room(n)
 
-        monkeypatch.setattr(pipeline, "has_room", has_room)
+        monkeypatch.setattr(inbox, "has_room", has_room)
         error = raw_error(server, _protobuf_body(spans))
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert retry_delay(error) == (1.0, 1.0)  # in the rich status (Collector) and where Python looks

@@ -30,7 +30,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_tool_exporter import ConfigurationError, Settings, ToolLogExporter, ToolSpanProcessor
 from otel_tool_exporter._internal.background import BackgroundServer, serve_app
-from otel_tool_exporter._internal.delivery.client import APIStatusError, HumanloopClient, InvalidResponseError
+from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outcome, Outgoing
+from otel_tool_exporter._internal.delivery.push import HttpPush
+from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
 from otel_tool_exporter._internal.delivery.transports import TRANSPORTS
 from otel_tool_exporter.extend import ConnectError, RequestTimeoutError, Transport, TransportResponse
 from tests.spans_util import tool
@@ -168,8 +170,23 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-def client_for(transport: Transport, base_url: str, **extra: Any) -> HumanloopClient:
-    return HumanloopClient(api_key=KEY, base_url=base_url, transport=transport, sleep=_no_sleep, **extra)
+class Client:
+    """Delivery's own innermost layers over ``transport``: one POST, retried as delivery retries."""
+
+    def __init__(self, transport: Transport, base_url: str) -> None:
+        self.sender = RetryLayer(HttpPush(transport, base_url=base_url, api_key=KEY), RetryPolicy(), sleep=_no_sleep)
+
+    async def log_tool(self, body: bytes) -> Outcome:
+        return await self.sender.send(Outgoing(1, 2, body, "t"))
+
+    async def logged(self, body: bytes) -> Logged:
+        outcome = await self.log_tool(body)
+        assert isinstance(outcome, Logged), outcome
+        return outcome
+
+
+def client_for(transport: Transport, base_url: str) -> Client:
+    return Client(transport, base_url)
 
 
 def transport(kind: str, **options: Any) -> Any:
@@ -187,7 +204,7 @@ def run(coro: Awaitable[Any]) -> Any:
 # ------------------------------------------------------------------------------- redirects
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_a_final_failure_naming_the_target_origin(kind: str, status: int) -> None:
-    async def go() -> tuple[APIStatusError, Hits, Hits, str]:
+    async def go() -> tuple[Outcome, Hits, Hits, str]:
         async with web_server(lambda r: _ok()) as (target_url, target_hits):
             target = urlsplit(target_url)
 
@@ -198,16 +215,15 @@ def test_a_redirect_is_a_final_failure_naming_the_target_origin(kind: str, statu
             async with web_server(redirect) as (url, hits):
                 t = transport(kind)
                 try:
-                    with pytest.raises(APIStatusError) as caught:
-                        await client_for(t, url).log_tool(BODY)
+                    outcome = await client_for(t, url).log_tool(BODY)
                 finally:
                     await t.aclose()
-                return caught.value, hits, target_hits, f"http://127.0.0.1:{target.port}"
+                return outcome, hits, target_hits, f"http://127.0.0.1:{target.port}"
 
     error, hits, target_hits, origin = run(go())
-    assert error.status == status
-    assert origin in str(error) and "not followed" in str(error)
-    assert "LEAK-ME" not in str(error) and KEY not in str(error)
+    assert isinstance(error, Failed) and error.status == status and error.reason == f"http_{status}"
+    assert origin in error.message and "not followed" in error.message
+    assert "LEAK-ME" not in error.message and KEY not in error.message
     assert len(hits) == 1, "a redirect is final: never retried"
     assert len(target_hits) == 0, "nothing may reach the redirect's target"
 
@@ -215,7 +231,7 @@ def test_a_redirect_is_a_final_failure_naming_the_target_origin(kind: str, statu
 def test_a_redirect_behind_a_proxy_is_not_followed_either(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = Proxy()
 
-    async def go() -> tuple[APIStatusError, Hits, Hits, str]:
+    async def go() -> tuple[Outcome, Hits, Hits, str]:
         server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
         async with web_server(lambda r: _ok()) as (target_url, target_hits):
@@ -227,15 +243,14 @@ def test_a_redirect_behind_a_proxy_is_not_followed_either(kind: str, monkeypatch
             async with web_server(redirect) as (url, hits):
                 t = transport(kind)
                 try:
-                    with pytest.raises(APIStatusError) as caught:
-                        await client_for(t, url).log_tool(BODY)
+                    outcome = await client_for(t, url).log_tool(BODY)
                 finally:
                     await t.aclose()
                     server.close()
-                return caught.value, hits, target_hits, target_origin
+                return outcome, hits, target_hits, target_origin
 
     error, hits, target_hits, origin = run(go())
-    assert error.status == 307 and origin in str(error)
+    assert isinstance(error, Failed) and error.status == 307 and origin in error.message
     assert len(hits) == 1 and len(target_hits) == 0
     assert len(proxy.seen) == 1 and proxy.seen[0].startswith("POST http://127.0.0.1:"), proxy.seen
     assert f":{urlsplit(origin).port}/" not in proxy.seen[0], "the proxy was asked for the redirect's target"
@@ -309,19 +324,19 @@ def test_a_2xx_with_a_body_over_the_cap_is_a_created_log_and_never_sent_again(ki
     async def huge(request: web.Request) -> web.StreamResponse:
         return web.Response(body=b"{" + b" " * (2 * 1024 * 1024) + b"}", content_type="application/json")
 
-    async def go() -> tuple[InvalidResponseError, Hits]:
+    async def go() -> tuple[Outcome, Hits]:
         async with web_server(huge) as (url, hits):
             t = transport(kind)
             try:
-                with pytest.raises(InvalidResponseError) as caught:
-                    await client_for(t, url).log_tool(BODY)
+                outcome = await client_for(t, url).log_tool(BODY)
             finally:
                 await t.aclose()
-            return caught.value, hits
+            return outcome, hits
 
     error, hits = run(go())
     assert len(hits) == 1, "a 2xx is never retried"
-    assert "created" in str(error) and "larger than" in str(error)
+    assert isinstance(error, Failed) and error.reason == "invalid_response"
+    assert "created" in error.message and "larger than" in error.message
 
 
 _BOMB: list[bytes] = []
@@ -372,11 +387,11 @@ def test_a_small_gzip_answer_is_read(kind: str) -> None:
         async with web_server(gzipped) as (url, _):
             t = transport(kind)
             try:
-                return await client_for(t, url).log_tool(BODY)
+                return await client_for(t, url).logged(BODY)
             finally:
                 await t.aclose()
 
-    assert run(go()).id == "log_1"
+    assert run(go()).log_id == "log_1"
 
 
 # -------------------------------------------------------------------------------- proxies
@@ -391,14 +406,14 @@ def test_the_proxy_from_the_environment_is_used(kind: str, variable: str, monkey
             async with web_server(lambda r: _ok()) as (url, hits):
                 t = transport(kind)
                 try:
-                    return await client_for(t, url).log_tool(BODY), hits
+                    return await client_for(t, url).logged(BODY), hits
                 finally:
                     await t.aclose()
         finally:
             server.close()
 
     response, hits = run(go())
-    assert response.id == "log_1" and len(hits) == 1
+    assert response.log_id == "log_1" and len(hits) == 1
     assert len(proxy.seen) == 1 and " http://127.0.0.1:" in proxy.seen[0]
 
 
@@ -413,7 +428,7 @@ def test_no_proxy_exempts_the_host(kind: str, monkeypatch: pytest.MonkeyPatch) -
             async with web_server(lambda r: _ok()) as (url, hits):
                 t = transport(kind)
                 try:
-                    await client_for(t, url).log_tool(BODY)
+                    await client_for(t, url).logged(BODY)
                 finally:
                     await t.aclose()
                 return hits
@@ -441,14 +456,14 @@ def test_https_goes_through_the_proxy_with_connect_and_verified_tls(
             async with web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, hits):
                 t = transport(kind, ca_file=str(ca_file))
                 try:
-                    return await client_for(t, url).log_tool(BODY), hits
+                    return await client_for(t, url).logged(BODY), hits
                 finally:
                     await t.aclose()
         finally:
             server.close()
 
     response, hits = run(go())
-    assert response.id == "log_1" and len(hits) == 1
+    assert response.log_id == "log_1" and len(hits) == 1
     assert len(proxy.seen) == 1 and proxy.seen[0].startswith("CONNECT 127.0.0.1:")
 
 
@@ -534,7 +549,7 @@ def test_a_dropped_kept_alive_connection_is_retried_without_a_duplicate(kind: st
             t = transport(kind)
             client = client_for(t, url)
             try:
-                ids = [(await client.log_tool(BODY)).id for _ in range(3)]
+                ids = [(await client.logged(BODY)).log_id for _ in range(3)]
             finally:
                 await t.aclose()
             return ids

@@ -1,17 +1,25 @@
-"""``configure()``: the one-line setup (SPEC §1)."""
+"""``configure()``: the one-line setup."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import weakref
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from typing_extensions import Unpack
 
-from otel_tool_exporter.autoinstrument import _processors, attach_start_ancestry
+from otel_tool_exporter._internal.build.conventions import Recogniser
+from otel_tool_exporter._internal.build.redaction import RedactHook
+from otel_tool_exporter._internal.delivery.transports import Transport
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.spans.sdk import span_processors
+from otel_tool_exporter.autoinstrument import attach_start_ancestry
+from otel_tool_exporter.exporter import ExporterOptions, ToolLogExporter
 from otel_tool_exporter.processor import ToolSpanProcessor
+from otel_tool_exporter.settings import Settings
 
 __all__ = ["configure"]
 
@@ -21,10 +29,19 @@ _lock = threading.Lock()
 _attached: weakref.WeakKeyDictionary[TracerProvider, ToolSpanProcessor] = weakref.WeakKeyDictionary()
 
 
-def configure(*, tracer_provider: TracerProvider | None = None, **settings: Any) -> ToolSpanProcessor:
+def configure(
+    *,
+    tracer_provider: TracerProvider | None = None,
+    settings: Settings | None = None,
+    is_tool_span: Callable[[SpanRecord], bool] | None = None,
+    recognisers: Iterable[Recogniser] | None = None,
+    redact: RedactHook | None = None,
+    transport_factory: Callable[[], Transport] | None = None,
+    **options: Unpack[ExporterOptions],
+) -> ToolSpanProcessor:
     """Send the tool calls of every span of the global SDK provider to Humanloop; returns the processor.
 
-    ``settings`` are ``ToolLogExporter``'s arguments (README: Configuration); unset ones come from
+    The arguments are ``ToolLogExporter``'s (README: Configuration); unset ones come from
     the environment, and an invalid one raises ``ConfigurationError`` naming its variable before
     anything is attached. When the global provider is still the API's no-op proxy, an SDK
     ``TracerProvider`` is created (resource from ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES``)
@@ -33,14 +50,14 @@ def configure(*, tracer_provider: TracerProvider | None = None, **settings: Any)
     One Log per span, however often it is called: a second call returns the processor of the
     first. A provider that already exports to Humanloop — a ``ToolSpanProcessor`` added by hand, or
     ``OTEL_TRACES_EXPORTER=humanloop`` under ``opentelemetry-instrument`` — is reused as it is, not
-    given a second exporter (the ``settings`` of this call are then ignored, with a warning).
+    given a second exporter (the arguments of this call are then ignored, with a warning).
     """
     with _lock:
         provider = tracer_provider or trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):
             existing = _attached.get(provider) or _reuse(provider)
             if existing is not None:
-                if settings:
+                if options or settings is not None:
                     logger.warning(
                         "configure(): this tracer provider already exports tool spans to %s; reusing that "
                         "exporter, the settings passed to this call are ignored",
@@ -48,7 +65,15 @@ def configure(*, tracer_provider: TracerProvider | None = None, **settings: Any)
                     )
                 _attached[provider] = existing
                 return existing
-        processor = ToolSpanProcessor(**settings)  # validates the settings before anything is installed
+        exporter = ToolLogExporter(  # validates the settings before anything is installed
+            settings=settings,
+            is_tool_span=is_tool_span,
+            recognisers=recognisers,
+            redact=redact,
+            transport_factory=transport_factory,
+            **options,
+        )
+        processor = ToolSpanProcessor(exporter)
         if not isinstance(provider, TracerProvider):
             try:
                 provider = _install_sdk_provider()
@@ -73,7 +98,7 @@ def _install_sdk_provider() -> TracerProvider:
 
 def _reuse(provider: TracerProvider) -> ToolSpanProcessor | None:
     """A processor over the exporter already feeding ``provider``, if there is one."""
-    for processor in _processors(provider):
+    for processor in span_processors(provider):
         if isinstance(processor, ToolSpanProcessor):
             return processor
     exporters = attach_start_ancestry(provider)

@@ -1,4 +1,4 @@
-"""Field size caps (SPEC §5 ``max_field_bytes``): nothing oversized leaves, and nothing is cut silently.
+"""Field size caps (``max_field_bytes``): nothing oversized leaves, and nothing is cut silently.
 
 Text fields are cut at a UTF-8 boundary and end with ``…[truncated N bytes]``; object fields have
 their largest string leaves cut first, keeping the keys a user looks for. Every truncated field is
@@ -7,6 +7,7 @@ listed in ``metadata.otel.truncated``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from otel_tool_exporter._internal.build.values import dumps_compact
@@ -34,6 +35,7 @@ def _size(value: Any) -> int:
 
 def _largest_leaf(value: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
     best = (-1, path)
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):

@@ -1,4 +1,4 @@
-"""OpenTelemetry metrics of the exporter itself, via the global MeterProvider (SPEC §5).
+"""OpenTelemetry metrics of the exporter itself, via the global MeterProvider.
 
 One set of instruments per process, shared by every live pipeline (an OTel meter keeps one
 instrument per name, so per-pipeline instruments would silently shadow each other). Counters and

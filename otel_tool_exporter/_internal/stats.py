@@ -1,4 +1,4 @@
-"""Counters of what happened to every span (SPEC §5 'Nothing lost, nothing hidden')."""
+"""Counters of what happened to every span ('Nothing lost, nothing hidden')."""
 
 from __future__ import annotations
 

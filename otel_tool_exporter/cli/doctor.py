@@ -20,14 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from otel_tool_exporter._internal.build.builder import Builder, NotLogged
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry
-from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY, map_recognised
-from otel_tool_exporter._internal.build.redaction import Redactor
-from otel_tool_exporter._internal.build.schemas import SchemaMemory
+from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.build.values import MISSING
-from otel_tool_exporter._internal.limits import cap_request
-from otel_tool_exporter._internal.logtree import parse_time
-from otel_tool_exporter._internal.spans import EventRecord, SpanRecord
+from otel_tool_exporter._internal.finalise import wire_body
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.spans.documents import SpanFileError, read_spans
 from otel_tool_exporter.settings import ConfigurationError, Settings, env_name, is_loopback_url
 
 __all__ = ["SpanFileError", "read_spans", "register", "run_doctor"]
@@ -37,10 +36,6 @@ CHECK_TIMEOUT = 10.0
 MAX_DETAILED_SPANS = 10
 # a body the Log endpoint must refuse (422) whatever else it checks: nothing can be created
 _INVALID_LOG_BODY = {"path": "otel-tool-exporter-doctor", "start_time": "not-a-datetime", "inputs": "not-an-object"}
-
-
-class SpanFileError(ValueError):
-    """The ``--span`` file is not a span in any format doctor reads."""
 
 
 class _Report:
@@ -226,104 +221,6 @@ def _conventions_section(report: _Report, registry: ConventionRegistry) -> None:
 
 
 # ======================================================================== --span
-def _ns(value: Any) -> int:
-    """An ISO timestamp (SDK ``to_json``) or a number of nanoseconds, as Unix nanoseconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    seconds = parse_time(value)
-    if seconds is None:
-        return 0
-    # keep microseconds exact: float seconds would blur the last digits
-    text = str(value).rstrip("Zz")
-    micros = int((text.split(".", 1)[1] + "000000")[:6]) if "." in text else 0
-    return int(seconds) * 1_000_000_000 + micros * 1000
-
-
-def _hex_id(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[2:] if value.lower().startswith("0x") else value
-    try:
-        return int(text, 16) or None
-    except ValueError:
-        raise SpanFileError(f"not a hex id: {value!r}") from None
-
-
-def _attrs(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {}
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-
-
-def _from_sdk_json(doc: Mapping[str, Any]) -> SpanRecord:
-    """``ReadableSpan.to_json()``: ids as ``0x…`` hex, times as ISO strings, kind ``SpanKind.X``."""
-    context = doc.get("context") or {}
-    trace_id, span_id = _hex_id(context.get("trace_id")), _hex_id(context.get("span_id"))
-    if trace_id is None or span_id is None:
-        raise SpanFileError("context.trace_id / context.span_id missing")
-    status = doc.get("status") or {}
-    return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=_hex_id(doc.get("parent_id")),
-        name=str(doc.get("name") or ""),
-        kind=str(doc.get("kind") or "SpanKind.INTERNAL").rsplit(".", 1)[-1],
-        start_time_unix_nano=_ns(doc.get("start_time")),
-        end_time_unix_nano=_ns(doc.get("end_time") or doc.get("start_time")),
-        status_code=str(status.get("status_code") or "UNSET"),
-        status_description=status.get("description") or None,
-        attributes=_attrs(doc.get("attributes")),
-        events=tuple(
-            EventRecord(str(e.get("name") or ""), _ns(e.get("timestamp")), _attrs(e.get("attributes")))
-            for e in doc.get("events") or ()
-            if isinstance(e, dict)
-        ),
-        resource_attributes=_attrs((doc.get("resource") or {}).get("attributes")),
-    )
-
-
-def _from_otlp_json(doc: Mapping[str, Any]) -> list[SpanRecord]:
-    """OTLP/JSON: a whole export request, one ``resourceSpans`` entry, or a bare span object."""
-    from otel_tool_exporter._internal.spans.otlp import DecodeError, decode_json
-
-    if "resourceSpans" in doc or "resource_spans" in doc:
-        request: Mapping[str, Any] = doc
-    elif "scopeSpans" in doc or "scope_spans" in doc:
-        request = {"resourceSpans": [doc]}
-    else:
-        request = {"resourceSpans": [{"scopeSpans": [{"spans": [doc]}]}]}
-    try:
-        result = decode_json(json.dumps(request).encode())
-    except DecodeError as exc:
-        raise SpanFileError(f"not OTLP/JSON: {exc}") from None
-    if result.rejected:
-        raise SpanFileError(result.error_message())
-    return result.spans
-
-
-def read_spans(doc: Any) -> list[SpanRecord]:
-    """Every span in a ``--span`` document: the SDK's ``to_json()``, OTLP/JSON, or the test
-    fixture format (``{"spans": [...]}``); a JSON list of spans in any of these is read too."""
-    if isinstance(doc, list):
-        return [span for item in doc for span in read_spans(item)]
-    if not isinstance(doc, dict):
-        raise SpanFileError("expected a JSON object (one span) or an OTLP/JSON export request")
-    if "context" in doc and "name" in doc:
-        return [_from_sdk_json(doc)]
-    if any(k in doc for k in ("resourceSpans", "resource_spans", "scopeSpans", "scope_spans", "traceId", "spanId")):
-        return _from_otlp_json(doc)
-    if isinstance(doc.get("spans"), list):
-        return [SpanRecord.from_fixture(s) for s in doc["spans"]]
-    if "trace_id" in doc and "span_id" in doc:
-        return [SpanRecord.from_fixture(doc)]
-    raise SpanFileError(
-        "not a span: expected ReadableSpan.to_json() output (with 'context'), OTLP/JSON "
-        "('resourceSpans' or a span with 'traceId'), or the test fixture format"
-    )
-
-
 def _span_section(report: _Report, path: Path, settings: Settings | None, registry: ConventionRegistry) -> None:
     report.heading(f"Span file {path}")
     try:
@@ -343,13 +240,13 @@ def _span_section(report: _Report, path: Path, settings: Settings | None, regist
     effective = settings or Settings()
     if settings is None:
         report.note("mapped with default settings (the configuration above has a problem)")
-    schemas = SchemaMemory()
+    builder = Builder(effective, registry)
     calls = []
     for span in spans:
         call = registry.recognise(span)
         calls.append(call)
         if call is None:
-            schemas.learn(span)  # chat/LLM spans teach tool schemas, as in the exporter
+            builder.build(span)  # chat/LLM spans teach tool schemas, as in the exporter
     tools = sum(c is not None for c in calls)
     if len(spans) > 1:
         report.line(f"  {len(spans)} spans; {tools} tool span{'s' if tools != 1 else ''}")
@@ -364,7 +261,7 @@ def _span_section(report: _Report, path: Path, settings: Settings | None, regist
             report.line(f"  - {span.name!r}: tool span ({call.convention if call else '?'}); not shown in full")
             continue
         detailed += 1
-        _explain_span(report, span, call, effective, registry, schemas)
+        _explain_span(report, span, call, effective, registry, builder)
 
 
 def _explain_span(
@@ -373,7 +270,7 @@ def _explain_span(
     call: Any,
     settings: Settings,
     registry: ConventionRegistry,
-    schemas: SchemaMemory,
+    builder: Builder,
 ) -> None:
     parent = span.parent_span_id_hex or "none (a root span)"
     report.line(f"  span {span.name!r}  trace {span.trace_id_hex}  span {span.span_id_hex}  parent {parent}")
@@ -398,19 +295,21 @@ def _explain_span(
         "result recorded" if call.result is not MISSING else "result NOT recorded",
     ]
     report.line(f"  ✓ tool span: convention {call.convention!r}, tool {call.name!r}; " + ", ".join(recorded))
-    mapped = map_recognised(span, call, settings, schemas)
-    request = mapped.request
-    Redactor(settings.redact_keys).apply(request)
-    cap_request(request, settings.max_field_bytes)  # lists what it cut in metadata.otel.truncated
-    query = {k: v for k, v in (("version_id", mapped.version_id), ("environment", mapped.environment)) if v}
+    built = builder.build(span)
+    if isinstance(built, NotLogged):  # only a user's redact hook could say so; doctor has none
+        report.line("    no Log: dropped before sending")
+        return
+    request = built.request
+    body_bytes = wire_body(request, settings.max_field_bytes)  # caps list what they cut in metadata.otel.truncated
+    query = {k: v for k, v in (("version_id", built.version_id), ("environment", built.environment)) if v}
     target = f"{settings.base_url.rstrip('/')}/tools/log"
     suffix = ("?" + "&".join(f"{k}={v}" for k, v in query.items())) if query else ""
     report.line(f"    maps to POST {target}{suffix} with this body (after redaction and field caps):")
-    body = json.dumps(json.loads(request.to_json_bytes()), indent=2, ensure_ascii=False)
+    body = json.dumps(json.loads(body_bytes), indent=2, ensure_ascii=False)
     for text in body.splitlines():
         report.line("      " + text)
-    if mapped.explicit_parent:
-        report.line(f"    trace_parent_id: {mapped.explicit_parent} (explicit, from {EXPLICIT_PARENT_KEY})")
+    if built.explicit_parent:
+        report.line(f"    trace_parent_id: {built.explicit_parent} (explicit, from {EXPLICIT_PARENT_KEY})")
     elif span.parent_span_id is not None:
         report.line(
             "    trace_parent_id: set at export time to the Log id of the nearest ancestor span that is itself "

@@ -1,4 +1,4 @@
-"""``otel-tool-exporter serve``: the Collector sidecar in the foreground (SPEC §6).
+"""``otel-tool-exporter serve``: the Collector sidecar in the foreground.
 
 One ``ToolLogExporter`` (configured from flags and the environment, like any other) behind the
 OTLP/HTTP receiver and, with ``--grpc``/``--grpc-port`` (the ``grpc`` extra), the OTLP/gRPC one on
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
 
     parser = subparsers.add_parser(
         "serve",
-        help="run the OTLP/HTTP receiver (Collector sidecar) that sends tool spans as Logs (SPEC §6)",
+        help="run the OTLP/HTTP receiver (Collector sidecar) that sends tool spans as Logs",
         description="Receive OTLP/HTTP traces on POST /v1/traces and send their tool spans to Humanloop. "
         "The API key comes from HUMANLOOP_API_KEY; every other exporter setting from OTEL_TOOL_EXPORTER_<NAME>.",
     )

@@ -11,7 +11,7 @@ from otel_tool_exporter.stub.server import Faults, create_app
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("stub", help="run the local Humanloop-compatible server (SPEC §8)")
+    parser = subparsers.add_parser("stub", help="run the local Humanloop-compatible server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--db", default=":memory:", help="SQLite file for the Logs (default: in memory)")

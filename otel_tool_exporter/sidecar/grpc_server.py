@@ -1,4 +1,4 @@
-"""The OTLP/gRPC receiver (issue 7 item 4): ``TraceService/Export`` → decode once → the same pipeline.
+"""The OTLP/gRPC receiver: ``TraceService/Export`` → decode once → the same pipeline.
 
 Why gRPC at all: the OpenTelemetry Collector's ``loadbalancing`` exporter speaks only OTLP/gRPC,
 so without this every sidecar needs a relay Collector in front of it. With it, the gateway
@@ -46,6 +46,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 
 from otel_tool_exporter._internal.background import BackgroundServer
+from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter._internal.spans.otlp import (
     PROTOBUF,
     DecodeError,
@@ -152,8 +153,8 @@ class GrpcReceiver:
         config = self.config
         if self.token is not None and not self._authorised(context, self.token):
             await self._fail(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-        pipeline = self.exporter.pipeline
-        if self.draining or not pipeline.has_room(1):
+        inbox = pipeline_of(self.exporter).inbox
+        if self.draining or not inbox.has_room(1):
             await self._busy(context)
         deadline = asyncio.get_running_loop().time() + config.body_timeout  # the wait for a slot included
         if not await acquire_within(self.slots, min(config.slot_timeout, config.body_timeout)):
@@ -183,13 +184,13 @@ class GrpcReceiver:
         finally:
             self.slots.release()
         spans = result.spans
-        max_queue = pipeline.settings.max_queue
+        max_queue = inbox.max_queue
         if len(spans) > max_queue:
             message = f"{len(spans)} spans in one request, more than max_queue ({max_queue}): split it"
             await self._fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED, message)
-        if self.draining or not pipeline.has_room(len(spans)):
+        if self.draining or not inbox.has_room(len(spans)):
             await self._busy(context)
-        submit = pipeline.submit
+        submit = inbox.offer_end
         for span in spans:
             submit(span)
         self.spans_accepted += len(spans)
@@ -271,5 +272,5 @@ class GrpcSidecarServer(BackgroundServer):
         )
 
     async def _close(self) -> None:
-        if self._server is not None:
+        if self._server is not None and self.receiver is not None:
             await stop_grpc_server(self._server, self.receiver, 2.0)

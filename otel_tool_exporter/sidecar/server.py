@@ -1,4 +1,4 @@
-"""The OTLP/HTTP receiver (SPEC §6): ``POST /v1/traces`` → decode once → the exporter's pipeline.
+"""The OTLP/HTTP receiver: ``POST /v1/traces`` → decode once → the exporter's pipeline.
 
 Every request is checked in the cheapest order — token, content type, encoding, declared length,
 queue room — before a byte of the body is read. The body is read under a deadline and a cap that
@@ -22,6 +22,7 @@ from aiohttp import web
 
 from otel_tool_exporter._internal.background import BackgroundServer
 from otel_tool_exporter._internal.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
+from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter._internal.spans.otlp import (
     JSON,
     PROTOBUF,
@@ -189,8 +190,8 @@ async def _export(request: web.Request) -> web.Response:
     cap = config.max_body_bytes
     if request.content_length is not None and request.content_length > cap:
         return _reply(state, 413, _RESOURCE_EXHAUSTED, f"body larger than {cap} bytes", fmt)
-    pipeline = state.exporter.pipeline
-    if state.draining or not pipeline.has_room(1):
+    inbox = pipeline_of(state.exporter).inbox
+    if state.draining or not inbox.has_room(1):
         return _busy(state, fmt)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + config.body_timeout  # the body's deadline runs from here, the wait for a slot included
@@ -223,12 +224,12 @@ async def _export(request: web.Request) -> web.Response:
     finally:
         state.slots.release()
     spans = result.spans
-    if len(spans) > pipeline.settings.max_queue:
-        message = f"{len(spans)} spans in one request, more than max_queue ({pipeline.settings.max_queue}): split it"
+    if len(spans) > inbox.max_queue:
+        message = f"{len(spans)} spans in one request, more than max_queue ({inbox.max_queue}): split it"
         return _reply(state, 413, _RESOURCE_EXHAUSTED, message, fmt)
-    if state.draining or not pipeline.has_room(len(spans)):
+    if state.draining or not inbox.has_room(len(spans)):
         return _busy(state, fmt)
-    submit = pipeline.submit
+    submit = inbox.offer_end
     for span in spans:
         submit(span)
     state.spans_accepted += len(spans)

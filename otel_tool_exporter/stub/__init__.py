@@ -1,4 +1,4 @@
-"""The local Humanloop-compatible server (SPEC §8)."""
+"""The local Humanloop-compatible server."""
 
 from otel_tool_exporter.stub.server import Faults, StubServer, create_app
 

@@ -1,4 +1,4 @@
-"""A local Humanloop-compatible server (SPEC §8): ``POST /v5/tools/log`` done exactly as the
+"""A local Humanloop-compatible server: ``POST /v5/tools/log`` done exactly as the
 reference page describes, plus Log listing, a trace view, and fault injection for tests.
 
 It validates with the same pydantic models the exporter sends with, so a request the stub accepts

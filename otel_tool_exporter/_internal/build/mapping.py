@@ -1,4 +1,4 @@
-"""One finished tool span + its ``ToolCall`` → one ``ToolLogRequest`` (SPEC §3).
+"""One finished tool span + its ``ToolCall`` → one ``ToolLogRequest``.
 
 Pure and total: no I/O, no shared state, and no input can make it raise. ``trace_parent_id`` is
 left for the ordering stage, which alone knows the parent's server-assigned Log id.
@@ -61,7 +61,7 @@ def _construct_fast(fields: dict[str, Any]) -> ToolLogRequest:
 def _construct_checked() -> Any:
     """Use the fast path only if it builds exactly what ``model_construct`` builds with this
     pydantic version (checked once, at import)."""
-    sample = {"path": "p", "output": "o", "metadata": {"k": 1}}
+    sample: dict[str, Any] = {"path": "p", "output": "o", "metadata": {"k": 1}}
     try:
         fast, slow = _construct_fast(dict(sample)), ToolLogRequest.model_construct(**sample)
         same = (
@@ -127,7 +127,8 @@ def _inputs(arguments: Any) -> dict[str, Any] | None:
 
 
 def error_message(span: SpanRecord, call: ToolCall | None = None) -> str | None:
-    """SPEC §3 error precedence; never empty when the span's status is ERROR."""
+    """The Log's error: an explicit ``humanloop.log.error``, the status description, the first
+    exception event, ``error.type``, in that order; never empty when the span's status is ERROR."""
     explicit = span.attributes.get(LOG_ERROR_KEY)
     if explicit not in (None, ""):
         return _as_text(explicit)

@@ -1,4 +1,4 @@
-"""Secrets out of Logs (SPEC §9): key-based redaction, then the user's hook (fail closed)."""
+"""Secrets out of Logs: key-based redaction, then the user's hook (fail closed)."""
 
 from __future__ import annotations
 

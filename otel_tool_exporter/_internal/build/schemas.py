@@ -1,4 +1,4 @@
-"""Tool descriptions, JSON Schemas and call ids learned from sibling spans (SPEC §3 ``tool`` row).
+"""Tool descriptions, JSON Schemas and call ids learned from sibling spans .
 
 LLM/chat spans often carry the definitions of the tools offered to the model, while the tool
 span itself carries only the name. This memory keeps the latest definition per (trace, tool name)
@@ -40,7 +40,7 @@ def _hint_from_definition(item: Any) -> ToolSchemaHint | None:
     """Read one OpenAI-style (or flat) tool definition."""
     if not isinstance(item, dict):
         return None
-    function = item.get("function") if isinstance(item.get("function"), dict) else item
+    function: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
     name = function.get("name")
     if not isinstance(name, str) or not name:
         return None

@@ -1,16 +1,19 @@
-"""Retry policy (SPEC §5): what is retried, how long to wait, and for how long in total."""
+"""Retries: what is retried, how long to wait, for how long in total — and the layer that does it."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
-__all__ = ["RETRYABLE_STATUS", "THROTTLE_STATUS", "RetryPolicy", "parse_retry_after"]
+from otel_tool_exporter._internal.delivery.outcomes import Failed, Outcome, Outgoing, Retry, Sender
+
+__all__ = ["RETRYABLE_STATUS", "THROTTLE_STATUS", "RetryLayer", "RetryPolicy", "parse_retry_after"]
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 THROTTLE_STATUS = frozenset({429, 503})
@@ -56,3 +59,44 @@ class RetryPolicy:
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_retry_after))
         return wait
+
+
+class RetryLayer:
+    """Sends again while the answer is worth another attempt (:class:`Retry`), with backoff,
+    until ``max_elapsed``; then the Log fails with ``retries_exhausted`` (``exhausted=True``: a
+    spool keeps it for later). ``sleep`` and ``clock`` are injectable for tests."""
+
+    def __init__(
+        self,
+        inner: Sender,
+        policy: RetryPolicy,
+        *,
+        on_retry: Callable[[Retry], None] | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self.policy = policy
+        self._on_retry = on_retry
+        self._sleep = sleep
+        self._clock = clock
+
+    async def send(self, log: Outgoing) -> Outcome:
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._inner.send(log)
+            if not isinstance(outcome, Retry):
+                return outcome
+            wait = self.policy.backoff(attempt, outcome.retry_after)
+            elapsed = self._clock() - started
+            if elapsed + wait > self.policy.max_elapsed:
+                return Failed(
+                    "retries_exhausted",
+                    f"gave up after {attempt} attempts in {elapsed:.1f}s: {outcome.message}",
+                    exhausted=True,
+                )
+            if self._on_retry is not None:
+                self._on_retry(outcome)
+            await self._sleep(wait)

@@ -1,4 +1,4 @@
-"""Durable spool (SPEC §5): SQLite in WAL mode holding every Log request until the server
+"""Durable spool: SQLite in WAL mode holding every Log request until the server
 acknowledged it, and the span → Log-id map, so a crash, a restart or a long outage loses nothing.
 
 One database file per live process (``spool-<owner>.db`` beside a ``.lock`` file it holds with

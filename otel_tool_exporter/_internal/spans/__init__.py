@@ -3,9 +3,8 @@
 from otel_tool_exporter._internal.spans.record import (
     EventRecord,
     SpanRecord,
-    fast_attributes,
     format_span_id,
     format_trace_id,
 )
 
-__all__ = ["EventRecord", "SpanRecord", "fast_attributes", "format_span_id", "format_trace_id"]
+__all__ = ["EventRecord", "SpanRecord", "format_span_id", "format_trace_id"]

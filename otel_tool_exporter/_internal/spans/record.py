@@ -9,30 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-__all__ = ["EventRecord", "SpanRecord", "fast_attributes", "format_span_id", "format_trace_id"]
+__all__ = ["EventRecord", "SpanRecord", "format_span_id", "format_trace_id"]
 
 _EMPTY: Mapping[str, Any] = {}
-
-
-def fast_attributes(attributes: Any) -> Mapping[str, Any]:
-    """A read-only view of an SDK attribute mapping whose look-ups run in C.
-
-    The SDK's ``BoundedAttributes`` (behind ``span.attributes``' ``MappingProxyType``) inherits
-    ``get``/``in`` from ``collections.abc.Mapping``: Python code per look-up, and recognition does
-    a dozen look-ups per span. Its items live in a plain ``dict`` (``_dict``); a proxy over that
-    dict reads the same items at C speed and still cannot be written through. Anything else is
-    returned as it is."""
-    if attributes is None:
-        return _EMPTY
-    if type(attributes) is dict:
-        return MappingProxyType(attributes)
-    inner = getattr(attributes, "_dict", None)
-    if type(inner) is dict:
-        return MappingProxyType(inner)
-    return attributes
 
 
 def format_trace_id(value: int) -> str:
@@ -87,36 +68,10 @@ class SpanRecord:
 
     @classmethod
     def from_readable(cls, span: Any) -> SpanRecord:
-        """Convert an SDK ``ReadableSpan`` (finished). Attribute mappings are shared, not copied:
-        the SDK makes them immutable once the span has ended."""
-        ctx = span.get_span_context()
-        parent = span.parent
-        status = span.status
-        resource = span.resource
-        scope = span.instrumentation_scope
-        events = span.events
-        # the span's own attributes, not the SDK's per-call MappingProxyType around them
-        attributes = getattr(span, "_attributes", None)
-        if attributes is None:
-            attributes = span.attributes
-        return cls(
-            trace_id=ctx.trace_id,
-            span_id=ctx.span_id,
-            parent_span_id=parent.span_id if parent is not None else None,
-            name=span.name,
-            kind=span.kind.name,
-            start_time_unix_nano=span.start_time or 0,
-            end_time_unix_nano=span.end_time or span.start_time or 0,
-            status_code=status.status_code.name,
-            status_description=status.description,
-            attributes=fast_attributes(attributes),
-            events=tuple(EventRecord(e.name, e.timestamp, fast_attributes(e.attributes)) for e in events)
-            if events
-            else (),
-            resource_attributes=fast_attributes(resource.attributes) if resource is not None else _EMPTY,
-            scope_name=scope.name if scope is not None else None,
-            scope_version=scope.version if scope is not None else None,
-        )
+        """Convert a finished SDK ``ReadableSpan`` (see ``_internal.spans.sdk``)."""
+        from otel_tool_exporter._internal.spans.sdk import record_from_readable
+
+        return record_from_readable(span)
 
     @classmethod
     def from_fixture(cls, doc: Mapping[str, Any]) -> SpanRecord:

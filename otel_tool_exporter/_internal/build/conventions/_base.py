@@ -55,9 +55,14 @@ class Recogniser(Protocol):
     anyway) and returns ``None`` for spans that are not tool calls, including pseudo-tools.
     """
 
-    name: str
-    span_names: tuple[str, ...]
-    marker_keys: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def span_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def marker_keys(self) -> tuple[str, ...]: ...
 
     def recognise(self, span: SpanRecord) -> ToolCall | None: ...
 

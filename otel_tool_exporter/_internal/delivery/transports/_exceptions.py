@@ -43,7 +43,7 @@ def map_exception(exc: BaseException) -> TransportError:
     aiohttp = sys.modules.get("aiohttp")
     if aiohttp is not None:
         if isinstance(exc, aiohttp.ClientConnectorError):  # includes proxy and certificate failures
-            return ConnectError(described)
+            return ConnectError(f"cannot connect: {described}")
         if isinstance(exc, aiohttp.ServerTimeoutError):
             return RequestTimeoutError(described)
     httpx = sys.modules.get("httpx")
@@ -51,7 +51,7 @@ def map_exception(exc: BaseException) -> TransportError:
         if isinstance(exc, httpx.TimeoutException):
             return RequestTimeoutError(described)
         if isinstance(exc, (httpx.ConnectError, httpx.ProxyError)):
-            return ConnectError(described)
+            return ConnectError(f"cannot connect: {described}")
     if isinstance(exc, (ConnectionRefusedError, ssl.SSLCertVerificationError)):
-        return ConnectError(described)
+        return ConnectError(f"cannot connect: {described}")
     return TransportError(described)

@@ -1,8 +1,9 @@
-"""The Humanloop client (SPEC §5): what is retried, how long it waits, what errors carry.
+"""The delivery layers: what is retried, how long it waits, what an outcome carries.
 
-Unit tests of retry logic use ``httpx.MockTransport`` behind the real ``HttpxTransport`` and an
-injected sleep/clock, so waits are recorded instead of slept. The last tests check, through the
-real exporter and stub, that the API key never shows up anywhere a user could read it.
+Each layer is tested through the chain the exporter builds (retry → 413 → concurrency → timeout →
+HTTP push) over ``httpx.MockTransport`` behind the real ``HttpxTransport``, with an injected
+sleep/clock, so waits are recorded instead of slept. The last tests check, through the real
+exporter and stub, that the API key never shows up anywhere a user could read it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ import httpx
 import pytest
 
 from otel_tool_exporter import ToolLogExporter
-from otel_tool_exporter._internal.delivery.client import (
-    APIStatusError,
-    HumanloopClient,
-    InvalidResponseError,
-    RetriesExhausted,
-    UnprocessableEntityError,
-)
-from otel_tool_exporter._internal.delivery.retry import RetryPolicy
+from otel_tool_exporter._internal.delivery.concurrency import ConcurrencyLayer
+from otel_tool_exporter._internal.delivery.limiter import AdaptiveLimiter
+from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outcome, Outgoing, Retry
+from otel_tool_exporter._internal.delivery.push import HttpPush
+from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
+from otel_tool_exporter._internal.delivery.shrink import ShrinkOn413
+from otel_tool_exporter._internal.delivery.timeout import TimeoutLayer
 from otel_tool_exporter._internal.delivery.transports import ConnectError, HttpxTransport, RequestTimeoutError
 from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest
 from otel_tool_exporter.settings import Settings
@@ -69,28 +69,42 @@ class Script:
         return step
 
 
-def make_client(handler: Handler, fake: FakeTime, **policy: Any) -> HumanloopClient:
-    transport = HttpxTransport(client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
-    return HumanloopClient(
-        api_key=API_KEY,
-        base_url=BASE,
-        transport=transport,
-        policy=RetryPolicy(**policy),
-        sleep=fake.sleep,
-        clock=fake.clock,
-    )
+class Chain:
+    """The exporter's sender chain over a scripted transport; ``limiter`` shows the AIMD slots."""
+
+    def __init__(self, handler: Handler, fake: FakeTime, **policy: Any) -> None:
+        self.push = HttpPush(
+            HttpxTransport(client=httpx.AsyncClient(transport=httpx.MockTransport(handler))),
+            base_url=BASE,
+            api_key=API_KEY,
+        )
+        self.limiter = AdaptiveLimiter(8)
+        self.retries: list[Retry] = []
+        self.sender = RetryLayer(
+            ShrinkOn413(ConcurrencyLayer(TimeoutLayer(self.push, 30.0), self.limiter), 262_144),
+            RetryPolicy(**policy),
+            on_retry=self.retries.append,
+            sleep=fake.sleep,
+            clock=fake.clock,
+        )
+
+
+def make_client(handler: Handler, fake: FakeTime, **policy: Any) -> Chain:
+    return Chain(handler, fake, **policy)
 
 
 def request() -> ToolLogRequest:
     return ToolLogRequest(path="t", tool=ToolKernel(function=ToolFunction(name="t")), inputs={"q": "PAYLOAD"})
 
 
-def run(client: HumanloopClient, **kwargs: Any) -> Any:
-    async def go() -> Any:
+def run(chain: Chain, **kwargs: Any) -> Outcome:
+    log = Outgoing(1, 2, request().to_json_bytes(), "t", **kwargs)
+
+    async def go() -> Outcome:
         try:
-            return await client.log_tool(request(), **kwargs)
+            return await chain.sender.send(log)
         finally:
-            await client.transport.aclose()
+            await chain.push.aclose()
 
     return asyncio.run(go())
 
@@ -102,8 +116,8 @@ def ok() -> httpx.Response:
 # ------------------------------------------------------------------------------ the request
 def test_request_shape_headers_and_response() -> None:
     script = Script(ok())
-    response = run(make_client(script, FakeTime()))
-    assert (response.id, response.tool_id, response.version_id) == ("log_1", "tl_1", "tv_1")
+    outcome = run(make_client(script, FakeTime()))
+    assert outcome == Logged("log_1", "tl_1")
     sent = script.requests[0]
     assert sent.method == "POST"
     assert str(sent.url) == f"{BASE}/tools/log"
@@ -126,7 +140,7 @@ def test_query_params_only_when_set() -> None:
 def test_retryable_status_is_retried(status: int) -> None:
     script = Script(httpx.Response(status, json={"detail": "busy"}), httpx.Response(status), ok())
     fake = FakeTime()
-    assert run(make_client(script, fake)).id == "log_1"
+    assert run(make_client(script, fake)) == Logged("log_1", "tl_1")
     assert len(script.requests) == 3
     assert len(fake.waits) == 2
 
@@ -143,7 +157,7 @@ def test_retryable_status_is_retried(status: int) -> None:
 def test_transport_errors_are_retried(error: Exception) -> None:
     script = Script(error, ok())
     fake = FakeTime()
-    assert run(make_client(script, fake)).id == "log_1"
+    assert run(make_client(script, fake)) == Logged("log_1", "tl_1")
     assert len(script.requests) == 2 and len(fake.waits) == 1
 
 
@@ -167,35 +181,34 @@ def test_final_status_is_not_retried(status: int) -> None:
     detail: Any = [{"loc": ["body", "x"], "msg": "bad", "type": "t"}] if status == 422 else "nope"
     script = Script(httpx.Response(status, json={"detail": detail}))
     fake = FakeTime()
-    with pytest.raises(APIStatusError) as info:
-        run(make_client(script, fake))
-    assert info.value.status == status
-    assert info.value.reason == f"http_{status}"
+    outcome = run(make_client(script, fake))
+    assert isinstance(outcome, Failed) and not outcome.exhausted
+    assert outcome.status == status
+    assert outcome.reason == f"http_{status}"
     assert len(script.requests) == 1 and fake.waits == []
 
 
-def test_422_error_carries_the_typed_detail() -> None:
+def test_422_error_names_every_field_the_server_refused() -> None:
     detail = [
         {"loc": ["body", "tool", "function", "name"], "msg": "Field required", "type": "missing"},
         {"loc": ["body", "inputs"], "msg": "Input should be a valid dictionary", "type": "dict_type"},
     ]
-    with pytest.raises(UnprocessableEntityError) as info:
-        run(make_client(Script(httpx.Response(422, json={"detail": detail})), FakeTime()))
-    error = info.value
-    assert [item.loc for item in error.detail] == [["body", "tool", "function", "name"], ["body", "inputs"]]
-    assert error.detail[0].type == "missing"
-    assert "body.tool.function.name: Field required" in str(error)
+    outcome = run(make_client(Script(httpx.Response(422, json={"detail": detail})), FakeTime()))
+    assert isinstance(outcome, Failed) and outcome.reason == "http_422"
+    assert "body.tool.function.name: Field required" in outcome.message
+    assert "body.inputs: Input should be a valid dictionary" in outcome.message
 
 
 def test_error_messages_do_not_echo_large_bodies() -> None:
-    with pytest.raises(APIStatusError) as info:
-        run(make_client(Script(httpx.Response(400, text="<html>" + "x" * 10_000)), FakeTime()))
-    assert len(str(info.value)) < 600
+    outcome = run(make_client(Script(httpx.Response(400, text="<html>" + "x" * 10_000)), FakeTime()))
+    assert isinstance(outcome, Failed) and len(outcome.message) < 600
 
 
-def test_unreadable_success_body_is_a_typed_error() -> None:
-    with pytest.raises(InvalidResponseError):
-        run(make_client(Script(httpx.Response(200, text="not json")), FakeTime()))
+def test_unreadable_success_body_is_a_final_failure_never_retried() -> None:
+    script = Script(httpx.Response(200, text="not json"))
+    outcome = run(make_client(script, FakeTime()))
+    assert isinstance(outcome, Failed) and outcome.reason == "invalid_response"
+    assert len(script.requests) == 1
 
 
 def test_retry_after_seconds_is_honoured() -> None:
@@ -236,42 +249,37 @@ def test_gives_up_at_max_elapsed() -> None:
     script = Script(httpx.Response(503, json={"detail": "down"}))
     fake = FakeTime()
     started = fake.now
-    with pytest.raises(RetriesExhausted) as info:
-        run(make_client(script, fake, max_elapsed=60.0))
+    outcome = run(make_client(script, fake, max_elapsed=60.0))
     assert fake.now - started <= 60.0
     assert sum(fake.waits) > 20.0, "it kept trying for most of the budget"
-    assert info.value.attempts == len(script.requests) > 3
-    assert isinstance(info.value.last, APIStatusError) and info.value.last.status == 503
-    assert info.value.reason == "retries_exhausted"
+    assert len(script.requests) > 3
+    assert isinstance(outcome, Failed) and outcome.exhausted and outcome.reason == "retries_exhausted"
+    assert f"after {len(script.requests)} attempts" in outcome.message and "HTTP 503: down" in outcome.message
 
 
 def test_gives_up_on_persistent_connect_errors() -> None:
     fake = FakeTime()
-    with pytest.raises(RetriesExhausted) as info:
-        run(make_client(Script(httpx.ConnectError("refused")), fake, max_elapsed=5.0))
-    assert isinstance(info.value.last, ConnectError)
+    outcome = run(make_client(Script(httpx.ConnectError("refused")), fake, max_elapsed=5.0))
+    assert isinstance(outcome, Failed) and outcome.exhausted and "cannot connect" in outcome.message
 
 
 # ---------------------------------------------------------------------- the key stays secret
-def test_api_key_not_in_repr_or_errors() -> None:
+def test_api_key_not_in_repr_or_outcomes() -> None:
     fake = FakeTime()
-    client = make_client(Script(httpx.Response(401, json={"detail": "Invalid API key"})), fake)
-    assert API_KEY not in repr(client)
-    errors: list[Exception] = []
+    chain = make_client(Script(httpx.Response(401, json={"detail": "Invalid API key"})), fake)
+    assert API_KEY not in repr(chain.push)
+    outcomes: list[Outcome] = []
     for script in (
         Script(httpx.Response(401, json={"detail": "Invalid API key"})),
         Script(httpx.Response(422, json={"detail": [{"loc": ["body"], "msg": "m", "type": "t"}]})),
         Script(httpx.ConnectError("refused")),
         Script(httpx.Response(200, text="garbage")),
     ):
-        try:
-            run(make_client(script, FakeTime(), max_elapsed=2.0))
-        except Exception as exc:
-            errors.append(exc)
-    assert len(errors) == 4
-    for exc in errors:
-        assert API_KEY not in str(exc) and API_KEY not in repr(exc)
-        assert "PAYLOAD" not in str(exc)
+        outcomes.append(run(make_client(script, FakeTime(), max_elapsed=2.0)))
+    assert all(isinstance(o, Failed) for o in outcomes)
+    for outcome in outcomes:
+        assert API_KEY not in repr(outcome)
+        assert "PAYLOAD" not in repr(outcome)
 
 
 def test_api_key_not_in_settings_or_exporter_repr() -> None:
@@ -378,3 +386,72 @@ def test_transport_timeout_and_connect_error_over_loopback(stub: Any, kind: str)
     assert ok_reply.status == 200 and json.loads(ok_reply.body)["id"].startswith("log_")
     stored = stub.store.get(json.loads(ok_reply.body)["id"])
     assert stored is not None and stored["query"] == {"environment": "e"}
+
+
+# ---------------------------------------------------------------------- one layer at a time
+def test_413_is_sent_once_more_with_the_largest_fields_cut() -> None:
+    big = {"q": "x" * 200_000}
+    script = Script(httpx.Response(413, json={"detail": "too large"}), ok())
+    chain = make_client(script, FakeTime())
+    log = Outgoing(1, 2, ToolLogRequest(path="t", inputs=big).to_json_bytes(), "t")
+
+    async def go() -> Outcome:
+        try:
+            return await chain.sender.send(log)
+        finally:
+            await chain.push.aclose()
+
+    assert asyncio.run(go()) == Logged("log_1", "tl_1")
+    assert len(script.requests) == 2
+    second = json.loads(script.requests[1].content)
+    assert len(script.requests[1].content) < len(script.requests[0].content) // 4
+    assert second["metadata"]["otel"]["truncated"] == ["inputs"]
+
+
+def test_413_twice_is_a_final_failure() -> None:
+    script = Script(httpx.Response(413, json={"detail": "too large"}))
+    outcome = run(make_client(script, FakeTime()))
+    assert isinstance(outcome, Failed) and outcome.status == 413
+    assert len(script.requests) == 2
+
+
+def test_pushback_halves_the_concurrency_limit_and_success_grows_it_back() -> None:
+    script = Script(httpx.Response(429), httpx.Response(503), ok())
+    chain = make_client(script, FakeTime())
+    run(chain)
+    assert chain.limiter.limit == 2, "8 → 4 → 2 after two push-backs"
+    assert chain.limiter.in_flight == 0, "every slot was given back"
+    assert [r.reason for r in chain.retries] == ["http_429", "http_503"]
+
+
+def test_the_timeout_layer_bounds_a_whole_attempt() -> None:
+    class Stuck:
+        async def send(self, log: Outgoing) -> Outcome:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    started = time.monotonic()
+    outcome = asyncio.run(TimeoutLayer(Stuck(), 0.05).send(Outgoing(1, 2, b"{}", "t")))
+    assert isinstance(outcome, Retry) and outcome.reason == "timeout" and outcome.pressure
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_waiting_attempt_holds_no_slot_while_it_backs_off() -> None:
+    """Retries sleep outside the concurrency layer: one Log backing off does not block others."""
+    limiter = AdaptiveLimiter(1)
+    seen: list[int] = []
+
+    class Once:
+        calls = 0
+
+        async def send(self, log: Outgoing) -> Outcome:
+            seen.append(limiter.in_flight)
+            Once.calls += 1
+            return Retry("http_503", "busy") if Once.calls == 1 else Logged("l")
+
+    async def sleep(seconds: float) -> None:
+        seen.append(-limiter.in_flight)  # negative: recorded while backing off
+
+    layer = RetryLayer(ConcurrencyLayer(Once(), limiter), RetryPolicy(), sleep=sleep)
+    assert asyncio.run(layer.send(Outgoing(1, 2, b"{}", "t"))) == Logged("l")
+    assert seen == [1, 0, 1]

@@ -1,0 +1,100 @@
+"""Reading the OpenTelemetry SDK's spans and providers — every use of the SDK's private
+attributes is here, each with the public fallback it takes if a future SDK renames it.
+
+Why read private attributes at all: span attributes are read a dozen times per span on the
+delivery thread, and the SDK's ``BoundedAttributes`` serves ``get``/``in`` through Python code
+(``collections.abc.Mapping``) behind a fresh ``MappingProxyType`` per ``span.attributes`` call; a
+read-only proxy over its inner ``dict`` does the same look-ups in C (benchmarks/bench_hot_path.py,
+docs/performance.md). And the SDK has no public list of a provider's span processors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from otel_tool_exporter._internal.spans.record import EventRecord, SpanRecord
+
+__all__ = ["OrdinaryEnd", "attributes_of", "fast_attributes", "read_end", "record_from_readable", "span_processors"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def fast_attributes(attributes: Any) -> Mapping[str, Any]:
+    """A read-only view of an attribute mapping whose look-ups run in C (see the module doc)."""
+    if attributes is None:
+        return _EMPTY
+    if type(attributes) is dict:
+        return MappingProxyType(attributes)
+    inner = getattr(attributes, "_dict", None)  # BoundedAttributes' items
+    if type(inner) is dict:
+        return MappingProxyType(inner)
+    return attributes
+
+
+def attributes_of(span: Any) -> Mapping[str, Any]:
+    """A span's own attributes (not the SDK's per-call proxy around them), read-only."""
+    attributes = getattr(span, "_attributes", None)
+    return fast_attributes(span.attributes if attributes is None else attributes)
+
+
+def span_processors(provider: Any) -> tuple[Any, ...]:
+    """The span processors of an SDK ``TracerProvider`` (empty if the SDK hides them differently)."""
+    active = getattr(provider, "_active_span_processor", None)
+    return tuple(getattr(active, "_span_processors", ()) or ())
+
+
+@dataclass(slots=True, frozen=True)
+class OrdinaryEnd:
+    """A finished span that can only matter as a link in the tree: its ids and explicit parent."""
+
+    trace_id: int
+    span_id: int
+    parent_span_id: int | None
+    explicit_parent: str | None
+
+
+def record_from_readable(span: Any) -> SpanRecord:
+    """Convert a finished SDK ``ReadableSpan``. Attribute mappings are shared, not copied: the
+    SDK makes them immutable once the span has ended."""
+    ctx = span.get_span_context()
+    parent = span.parent
+    status = span.status
+    resource = span.resource
+    scope = span.instrumentation_scope
+    events = span.events
+    return SpanRecord(
+        trace_id=ctx.trace_id,
+        span_id=ctx.span_id,
+        parent_span_id=parent.span_id if parent is not None else None,
+        name=span.name,
+        kind=span.kind.name,
+        start_time_unix_nano=span.start_time or 0,
+        end_time_unix_nano=span.end_time or span.start_time or 0,
+        status_code=status.status_code.name,
+        status_description=status.description,
+        attributes=attributes_of(span),
+        events=tuple(EventRecord(e.name, e.timestamp, fast_attributes(e.attributes)) for e in events) if events else (),
+        resource_attributes=fast_attributes(resource.attributes) if resource is not None else _EMPTY,
+        scope_name=scope.name if scope is not None else None,
+        scope_version=scope.version if scope is not None else None,
+    )
+
+
+def read_end(span: Any, may_matter: Any, explicit_key: str) -> SpanRecord | OrdinaryEnd | None:
+    """A finished SDK span as the pipeline needs it: ``None`` when it is not sampled (not
+    exported), an :class:`OrdinaryEnd` when ``may_matter(name, attributes)`` says it can be
+    nothing but a link in the tree (most spans: no record is built), else its full record."""
+    ctx = span.get_span_context()
+    if not ctx.trace_flags.sampled:
+        return None
+    attrs = attributes_of(span)
+    if may_matter(span.name, attrs):
+        return record_from_readable(span)
+    parent = span.parent
+    explicit = attrs.get(explicit_key)
+    return OrdinaryEnd(
+        ctx.trace_id, ctx.span_id, parent.span_id if parent is not None else None, str(explicit) if explicit else None
+    )

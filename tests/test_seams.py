@@ -1,0 +1,111 @@
+"""The speed tricks, each behind one named seam, each shown to keep its promise.
+
+Every trick here was kept because a benchmark in ``benchmarks/`` showed it pays
+(docs/performance.md). These tests check that each one gives the same answer as the plain way.
+"""
+
+from __future__ import annotations
+
+import gc
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from otel_tool_exporter._internal.build.builder import Builder
+from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
+from otel_tool_exporter._internal.burst import BurstPolicy
+from otel_tool_exporter._internal.ordering.ancestry import AncestryStore, Facts, Node
+from otel_tool_exporter._internal.ordering.states import State
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end
+from otel_tool_exporter.settings import Settings
+
+
+# ------------------------------------------------------------------ SDK attributes at C speed
+def _finished(name: str, attributes: dict[str, Any]) -> Any:
+    provider = TracerProvider()
+    span = provider.get_tracer("t").start_span(name, attributes=attributes)
+    span.end()
+    return span
+
+
+def test_fast_attributes_read_the_same_items_and_cannot_be_written() -> None:
+    span = _finished("s", {"a": 1, "b": "x", "c": (1, 2)})
+    fast = attributes_of(span)
+    assert dict(fast) == dict(span.attributes)
+    assert type(fast) is MappingProxyType
+    with pytest.raises(TypeError):
+        fast["a"] = 2  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ ordinary spans are not read
+def test_an_ordinary_span_is_read_as_a_link_only_and_a_tool_span_in_full() -> None:
+    builder = Builder(Settings(api_key="k"))  # type: ignore[arg-type]
+    ordinary = _finished("GET /items", {"http.method": "GET", EXPLICIT_PARENT_KEY: "log_1"})
+    tool = _finished("execute_tool t", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t"})
+    link = read_end(ordinary, builder.may_matter, EXPLICIT_PARENT_KEY)
+    assert type(link) is OrdinaryEnd
+    assert (link.span_id, link.explicit_parent) == (ordinary.context.span_id, "log_1")
+    assert type(read_end(tool, builder.may_matter, EXPLICIT_PARENT_KEY)) is SpanRecord
+    # and the shortcut agrees with the full path: the full record of the ordinary span is no tool
+    full = SpanRecord.from_readable(ordinary)
+    assert builder.registry.recognise(full) is None
+
+
+# ------------------------------------------------------------------ compact ancestry
+@pytest.mark.parametrize(
+    "facts",
+    [
+        Facts(7, State.NONTOOL, None, None, None),
+        Facts(None, State.NONTOOL, None, None, None),
+        Facts(None, State.LOGGED, "log_9", None, None),
+        Facts(7, State.FAILED, None, None, "http_422"),
+        Facts(7, State.NONTOOL, None, "log_explicit", None),
+    ],
+)
+def test_a_settled_span_reads_back_as_it_was_stored(facts: Facts) -> None:
+    store = AncestryStore()
+    spans = store.trace(1, 0.0)
+    node = store.node(spans, 5, facts.parent, facts.state)
+    node.log_id, node.explicit, node.failure = facts.log_id, facts.explicit, facts.failure
+    store.settle(spans, 5, node)
+    read = store.get(spans, 5)
+    assert not isinstance(read, Node), "settled spans are kept compact"
+    if facts.state == State.LOGGED:
+        assert (read.state, read.log_id) == (State.LOGGED, "log_9")  # its parent is never needed again
+    else:
+        assert read == facts
+    gc.collect()
+    assert not gc.is_tracked(spans[5]), "the compact form costs the application's collector nothing"
+
+
+# ------------------------------------------------------------------ the burst policy
+def test_a_burst_is_held_while_it_lasts_and_never_longer_than_max_hold() -> None:
+    policy = BurstPolicy(step=0.002, max_hold=0.01, max_spans=1000, min_arrivals=16)
+    policy.begin()
+    steps = 0
+    while policy.should_hold(waiting=100, urgent=False):
+        policy.after_step(arrivals=50)
+        steps += 1
+    assert steps == 5, "max_hold / step steps, then work"
+
+
+@pytest.mark.parametrize(
+    ("waiting", "urgent", "arrivals", "held_after_one_step"),
+    [
+        (100, False, 3, False),  # a quiet step ends it
+        (100, True, 50, False),  # a flush or shutdown ends it
+        (1000, False, 50, False),  # max_spans waiting ends it
+        (100, False, 50, True),  # still pouring in: keep holding
+    ],
+)
+def test_what_ends_a_hold(waiting: int, urgent: bool, arrivals: int, held_after_one_step: bool) -> None:
+    policy = BurstPolicy(step=0.002, max_hold=0.05, max_spans=1000, min_arrivals=16)
+    policy.begin()
+    if policy.should_hold(waiting=waiting, urgent=urgent):
+        policy.after_step(arrivals=arrivals)
+        assert policy.should_hold(waiting=waiting, urgent=urgent) is held_after_one_step
+    else:
+        assert not held_after_one_step
