@@ -136,3 +136,18 @@ def test_serve_refuses_a_non_loopback_address_without_a_token(
     assert main(["serve", "--host", host, "--port", "0", "--no-spool"]) == 2
     err = capsys.readouterr().err
     assert "--auth-token" in err and "--allow-unauthenticated" in err and host in err
+
+
+def test_a_flood_of_malformed_requests_is_one_log_line_without_tracebacks(
+    stub: StubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running_sidecar(stub) as (sidecar, _), caplog.at_level(logging.INFO):
+        for _ in range(30):
+            with _connect(sidecar) as sock:
+                sock.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: s\r\nX-Bad: \x01\r\n\r\n")
+                assert _answer(sock).split(b" ")[1] == b"400"
+        assert healthy(sidecar)
+    lines = [r for r in caplog.records if r.name.startswith(("otel_tool_exporter", "aiohttp"))]
+    # at most one notice a minute (none if an earlier test already used this minute's), no tracebacks
+    assert len(lines) <= 1, [r.getMessage() for r in lines]
+    assert all("malformed HTTP request" in r.getMessage() and r.exc_info is None for r in lines)

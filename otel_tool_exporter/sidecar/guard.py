@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ConnectionGuard", "GuardedSite", "acquire_within", "mark_served"]
+__all__ = ["HTTP_LOGGER", "ConnectionGuard", "GuardedSite", "acquire_within", "mark_served"]
 
 logger = logging.getLogger("otel_tool_exporter.sidecar")
 
@@ -34,6 +34,41 @@ _REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 22\r\nConnection: close\r\n\r\ntoo many connections\r\n"
 )
+
+
+class _BadRequestsOncePerMinute(logging.Filter):
+    """aiohttp's server logs a traceback for every request it cannot parse: a client sending
+    garbage (it gets its 400) must not fill the log. One line a minute, with a count and without
+    the traceback; errors of any other kind pass unchanged."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._clock = clock
+        self._last = -_NOTICE_INTERVAL
+        self._suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        now = self._clock()
+        if now - self._last < _NOTICE_INTERVAL:
+            self._suppressed += 1
+            return False
+        record.msg = "sidecar: malformed HTTP request answered 400 (%s; %d more since the last notice)"
+        record.args = (str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, self._suppressed)
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        self._last = now
+        self._suppressed = 0
+        return True
+
+
+HTTP_LOGGER = logging.getLogger("otel_tool_exporter.sidecar.http")  # aiohttp's server logs here
+HTTP_LOGGER.addFilter(_BadRequestsOncePerMinute())
 
 
 def _fd_room() -> int | None:

@@ -33,7 +33,13 @@ from otel_tool_exporter._internal.spans.otlp import (
     encode_status,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
-from otel_tool_exporter.sidecar.guard import ConnectionGuard, GuardedSite, acquire_within, mark_served
+from otel_tool_exporter.sidecar.guard import (
+    HTTP_LOGGER,
+    ConnectionGuard,
+    GuardedSite,
+    acquire_within,
+    mark_served,
+)
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
 
@@ -261,6 +267,7 @@ async def start_site(
         auto_decompress=False,
         shutdown_timeout=shutdown_timeout,
         keepalive_timeout=state.config.idle_timeout,
+        logger=HTTP_LOGGER,
     )
     await runner.setup()
     site = GuardedSite(runner, host, port, state.guard)

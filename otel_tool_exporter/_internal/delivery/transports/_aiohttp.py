@@ -29,6 +29,7 @@ class AiohttpTransport(RuleLayer):
     """
 
     _session: Any = None
+    _urls: dict[str, Any]  # URL text → parsed URL, made with the session
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(timeout={self.timeout}, pool_size={self.pool_size})"
@@ -48,6 +49,7 @@ class AiohttpTransport(RuleLayer):
                 trust_env=False,
                 auto_decompress=False,
             )
+            self._urls = {}
         return self._session
 
     async def _exchange(
@@ -55,8 +57,15 @@ class AiohttpTransport(RuleLayer):
     ) -> TransportResponse:
         session = self._ensure()
         headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
+        target = self._urls.get(url)
+        if target is None:  # parsed once: delivery posts to one URL, over and over
+            from yarl import URL
+
+            target = URL(url)
+            if len(self._urls) < 16:
+                self._urls[url] = target
         async with session.post(
-            url, params=params or None, headers=headers, data=content, proxy=proxy, allow_redirects=False
+            target, params=params or None, headers=headers, data=content, proxy=proxy, allow_redirects=False
         ) as resp:
             encoding = resp.headers.get("Content-Encoding", "")
             length = resp.content_length
