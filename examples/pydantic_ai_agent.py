@@ -3,8 +3,8 @@
     pip install -e '.[examples]'
     python examples/pydantic_ai_agent.py
 
-Offline: the main agent's model is a scripted ``FunctionModel`` and the research sub-agent uses
-pydantic-ai's ``TestModel`` (it calls each tool once with arguments made up from the schema).
+Offline: both agents' models are scripted ``FunctionModel``s; the research sub-agent searches the
+topic it was asked about.
 pydantic-ai records its tool calls as OpenTelemetry GenAI ``execute_tool`` spans; their schemas
 come from the ``gen_ai.tool.definitions`` of the neighbouring chat spans.
 """
@@ -16,9 +16,16 @@ import sys
 
 from _common import destination
 from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from pydantic_ai.models.test import TestModel
 
 import otel_tool_exporter
 
@@ -41,7 +48,23 @@ def scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     return ModelResponse(parts=[TextPart("done: " + "; ".join(results))])
 
 
-researcher = Agent(TestModel(), name="researcher")
+def research_script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Search the web for the topic named in the prompt ("Research <topic>"), then report."""
+    if not any(isinstance(m, ModelResponse) for m in messages):
+        prompt = next(
+            str(p.content)
+            for m in messages
+            if isinstance(m, ModelRequest)
+            for p in m.parts
+            if isinstance(p, UserPromptPart)
+        )
+        topic = prompt.removeprefix("Research ").strip()
+        return ModelResponse(parts=[ToolCallPart("search_web", {"query": topic}, tool_call_id="call_search")])
+    results = [str(p.content) for m in messages for p in getattr(m, "parts", []) if isinstance(p, ToolReturnPart)]
+    return ModelResponse(parts=[TextPart("; ".join(results))])
+
+
+researcher = Agent(FunctionModel(research_script, model_name="scripted"), name="researcher")
 assistant = Agent(FunctionModel(scripted, model_name="scripted"), name="assistant")
 
 

@@ -13,6 +13,7 @@ from typing_extensions import Unpack
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser
 from otel_tool_exporter._internal.build.redaction import RedactHook
 from otel_tool_exporter._internal.delivery.transports import Transport
+from otel_tool_exporter._internal.log import ensure_heard, report_startup_error
 from otel_tool_exporter._internal.pipeline import Pipeline
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter.settings import ConfigurationError, Settings
@@ -75,11 +76,16 @@ class ToolLogExporter(SpanExporter):
         transport_factory: Callable[[], Transport] | None = None,
         **options: Unpack[ExporterOptions],
     ) -> None:
+        ensure_heard()  # warnings reach stderr even when the application set up no logging
         if callable(options.get("transport")):
             raise ConfigurationError("transport: pass a transport name; your own transport goes in transport_factory=")
         if settings is not None and options:
             raise ConfigurationError(f"pass either settings= or individual settings, not both ({', '.join(options)})")
-        self.settings = settings if settings is not None else Settings.resolve(**options)
+        try:
+            self.settings = settings if settings is not None else Settings.resolve(**options)
+        except ConfigurationError as exc:
+            report_startup_error(exc)  # zero-code: one line instead of the SDK's two tracebacks
+            raise
         registry = ConventionRegistry(is_tool_span=is_tool_span)
         for recogniser in recognisers or ():
             registry.add(recogniser, first=True)

@@ -1,24 +1,36 @@
 """Every setting of the exporter in one model: constructor argument > environment > default.
 
-Environment names: ``HUMANLOOP_API_KEY`` and ``HUMANLOOP_BASE_URL`` (the Humanloop
-ecosystem's own names), ``OTEL_TOOL_EXPORTER_<NAME>`` for everything else.
+Environment names: ``HUMANLOOP_API_KEY`` and ``HUMANLOOP_BASE_URL`` (the Humanloop ecosystem's own
+names), ``OTEL_TOOL_EXPORTER_<NAME>`` for everything else; durations also as
+``OTEL_TOOL_EXPORTER_<NAME>_MS`` in milliseconds, OpenTelemetry's own unit.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
-import logging
+import math
 import os
 import re
 import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer, field_validator
 
-__all__ = ["DEFAULT_BASE_URL", "ConfigurationError", "Settings", "env_name", "is_loopback_url"]
+from otel_tool_exporter._internal import log
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DURATION_FIELDS",
+    "ConfigurationError",
+    "Settings",
+    "env_name",
+    "is_loopback_url",
+    "parse_env_value",
+    "unknown_variables",
+]
 
 DEFAULT_BASE_URL = "https://api.humanloop.com/v5"
 STUB_API_KEY = "local-stub"
@@ -165,8 +177,10 @@ class Settings(BaseModel):
 
     @classmethod
     def resolve_with_sources(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+        cls, environ: Mapping[str, str] | None = None, *, warn_unknown: bool = True, **overrides: Any
     ) -> tuple[Settings, dict[str, str]]:
+        """As :meth:`resolve`, plus where each value came from. ``warn_unknown=False`` leaves the
+        misspelt-variable warning to the caller (``doctor`` lists them with its other problems)."""
         env = os.environ if environ is None else environ
         unknown = set(overrides) - set(cls.model_fields)
         if unknown:
@@ -179,14 +193,14 @@ class Settings(BaseModel):
                 values[name] = given
                 sources[name] = "argument"
                 continue
-            var = env_name(name)
-            raw = env.get(var)
-            if raw is not None and raw.strip() != "":
-                values[name] = _parse_env(name, raw)
+            found = _from_environment(name, env)
+            if found is not None:
+                var, values[name] = found
                 sources[name] = f"environment ({var})"
             else:
                 sources[name] = "default"
-        _warn_unknown_variables(env)
+        if warn_unknown:
+            _warn_unknown_variables(env)
         try:
             settings = cls(**values)
         except ValidationError as exc:
@@ -256,37 +270,150 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def _parse_env(name: str, raw: str) -> Any:
+# Settings that are durations: seconds as arguments; in the environment seconds or a unit suffix
+# on the plain variable, or milliseconds in a ``_MS`` variable (OpenTelemetry's own unit).
+DURATION_FIELDS = frozenset(
+    {"max_parent_wait", "max_elapsed", "max_retry_after", "timeout", "connect_timeout", "shutdown_timeout", "trace_ttl"}
+)
+# a bare number of seconds beyond this is more likely milliseconds written in the wrong variable
+_PLAUSIBLE_SECONDS = {
+    "timeout": 600.0,
+    "connect_timeout": 600.0,
+    "shutdown_timeout": 600.0,
+    "max_retry_after": 3600.0,
+    "max_elapsed": 86_400.0,
+    "max_parent_wait": 86_400.0,
+    "trace_ttl": 7 * 86_400.0,
+}
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(?P<number>[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(?P<unit>ms|s|m|h)?")
+
+
+def _from_environment(name: str, env: Mapping[str, str]) -> tuple[str, Any] | None:
+    """``(variable, parsed value)`` for a setting set in the environment, else ``None``."""
+    var = env_name(name)
+    raw = env.get(var, "").strip()
+    if name not in DURATION_FIELDS:
+        return (var, parse_env_value(name, raw, var)) if raw else None
+    ms_var = var + "_MS"
+    raw_ms = env.get(ms_var, "").strip()
+    if raw and raw_ms:
+        raise ConfigurationError(f"{var} and {ms_var} are both set: keep one of them")
+    if raw_ms:
+        return ms_var, _number(raw_ms, ms_var) / 1000.0
+    return (var, parse_env_value(name, raw, var)) if raw else None
+
+
+def _number(raw: str, var: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{var}={raw!r}: expected a number of milliseconds, e.g. {var}=10000") from None
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{var}={raw!r}: expected a finite number of milliseconds")
+    return value
+
+
+def _human(seconds: float) -> str:
+    """``10000`` → ``almost 3 hours``: the size of a duration at a glance."""
+    for unit, size in (("day", 86_400.0), ("hour", 3600.0), ("minute", 60.0)):
+        if seconds >= size:
+            exact = seconds / size
+            whole = max(1, round(exact))
+            qualifier = "almost " if whole > exact else "over " if whole < exact else ""
+            return f"{qualifier}{whole} {unit}{'s' if whole != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+def parse_duration(name: str, raw: str, var: str | None = None) -> float:
+    """Seconds from ``10``, ``10s``, ``500ms``, ``2m`` or ``1h``. A bare number is seconds, and
+    refused when implausibly large for the setting (most likely milliseconds in the wrong variable)."""
+    var = var or env_name(name)
+    match = _DURATION.fullmatch(raw.strip())
+    if match is None:
+        raise ConfigurationError(
+            f"{var}={raw!r}: expected a duration such as 30 (seconds), 30s, 500ms or 2m, "
+            f"or milliseconds in {env_name(name)}_MS"
+        )
+    value = float(match["number"])
+    unit = match["unit"]
+    if unit is None and value > _PLAUSIBLE_SECONDS.get(name, math.inf):
+        shown = match["number"]
+        raise ConfigurationError(
+            f"{var}={raw}: {shown} s is {_human(value)}; "
+            f"did you mean {shown}ms or {env_name(name)}_MS={shown}? (write {shown}s if you meant seconds)"
+        )
+    return value * _UNITS[unit or "s"]
+
+
+def parse_env_value(name: str, raw: str, var: str | None = None) -> Any:
+    """A setting's value from its environment form: ``k=v,k2=v2`` (percent-decoded, as
+    ``OTEL_EXPORTER_OTLP_HEADERS``) for headers, a comma-separated list for redact keys, a
+    duration for the time settings; other text is left to the model's own validation."""
     raw = raw.strip()
+    var = var or env_name(name)
     if name == "headers":
-        pairs = [p for p in raw.split(",") if p.strip()]
         out: dict[str, str] = {}
-        for pair in pairs:
+        for pair in (p for p in raw.split(",") if p.strip()):
             key, sep, value = pair.partition("=")
-            if not sep:
-                raise ConfigurationError(f"{env_name(name)}: expected k=v pairs separated by commas, got {pair!r}")
-            out[key.strip()] = value.strip()
+            if not sep or not key.strip():
+                raise ConfigurationError(f"{var}: expected k=v pairs separated by commas, got {pair!r}")
+            out[unquote(key).strip()] = unquote(value).strip()
         return out
     if name == "redact_keys":
         return tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    if name in DURATION_FIELDS:
+        return parse_duration(name, raw, var)
     return raw
 
 
 _warned: set[str] = set()
 # read elsewhere, not settings of the exporter: never "unknown"
 _OTHER_VARIABLES = frozenset({"OTEL_TOOL_EXPORTER_AUTH_TOKEN"})  # `serve --auth-token`
+# the Humanloop ecosystem's own variables (its SDK reads more): only a near-miss of ours is suspect
+_HUMANLOOP_CUTOFF = 0.85
+
+
+def known_variables() -> list[str]:
+    names = [env_name(name) for name in Settings.model_fields]
+    names += [env_name(name) + "_MS" for name in sorted(DURATION_FIELDS)]
+    return sorted(names)
+
+
+def unknown_variables(env: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Variables that look like settings but are none: ``(name, the setting it is closest to)``.
+
+    Every ``OTEL_TOOL_EXPORTER_*`` name that is not a setting; a ``HUMANLOOP_*`` name only when it
+    is a near miss of ``HUMANLOOP_API_KEY`` / ``HUMANLOOP_BASE_URL`` that is itself not set."""
+    env = os.environ if env is None else env
+    known = known_variables()
+    ours = {env_name("api_key"), env_name("base_url")}
+    found: list[tuple[str, str | None]] = []
+    for var in sorted(env):
+        if var in known or var in _OTHER_VARIABLES:
+            continue
+        if var.startswith("OTEL_TOOL_EXPORTER_"):
+            close = difflib.get_close_matches(var, known, n=1)
+            found.append((var, close[0] if close else None))
+        elif var.startswith("HUMANLOOP"):
+            close = difflib.get_close_matches(var, sorted(ours), n=1, cutoff=_HUMANLOOP_CUTOFF)
+            if close and not env.get(close[0], "").strip():
+                found.append((var, close[0]))
+    return found
+
+
+def describe_unknown(var: str, close: str | None) -> str:
+    hint = f" (did you mean {close}?)" if close else ""
+    return f"unknown setting {var} ignored{hint}"
 
 
 def _warn_unknown_variables(env: Mapping[str, str]) -> None:
-    """A misspelt ``OTEL_TOOL_EXPORTER_*`` variable would silently do nothing: say so, once per name
-    (a warning, not an error, so a variable of a newer release does not break an older one)."""
-    known = {env_name(name) for name in Settings.model_fields}
-    for var in env:
-        if var.startswith("OTEL_TOOL_EXPORTER_") and var not in known and var not in _warned | _OTHER_VARIABLES:
+    """A misspelt variable would silently do nothing: say so, once per name (a warning, not an
+    error, so a variable of a newer release does not break an older one)."""
+    for var, close in unknown_variables(env):
+        if var not in _warned:
             _warned.add(var)
-            close = difflib.get_close_matches(var, sorted(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            logging.getLogger("otel_tool_exporter").warning("unknown setting %s ignored%s", var, hint)
+            log.warning("%s", describe_unknown(var, close))
 
 
 def _where(field: str, sources: Mapping[str, str]) -> str:

@@ -16,6 +16,15 @@ from otel_tool_exporter.stub import StubServer
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--node",
+        action="store_true",
+        help="also run the Node OpenTelemetry client test, installing its npm packages on first use "
+        "(npm ci into tests/js/node_modules, about 28 MB)",
+    )
+
+
 @pytest.fixture
 def stub() -> Iterator[StubServer]:
     """A fresh stub server on a free loopback port, with an in-memory database."""

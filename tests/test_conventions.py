@@ -1,5 +1,5 @@
-"""Recognisers without a captured fixture (LangSmith, AgentOps, Braintrust) on their documented
-attributes, and the registry's rules: fixed order, user recognisers first, the predicate, and the
+"""Recognisers on shapes their captured fixture does not show (LangSmith's ``@traceable`` tools;
+AgentOps and Braintrust, not captured, on their documented attributes), and the registry's rules: fixed order, user recognisers first, the predicate, and the
 traps that need a hand-made span (cut-off JSON, placeholder ids)."""
 
 from __future__ import annotations
@@ -39,6 +39,16 @@ def test_langsmith_otel_mode() -> None:
     assert log["output"] == "Sunny"
     assert log["metadata"]["otel"]["call_id"] == "call_1"
     assert log["metadata"]["otel"]["convention"] == "langsmith"
+
+
+def test_langsmith_failed_run_has_no_output() -> None:
+    """The SDK writes a failed run's outputs as ``{}``: no output, not an empty object; a successful
+    tool that really returned ``{}`` keeps it."""
+    attrs = {"langsmith.span.kind": "tool", "gen_ai.prompt": '{"reason": "disk full"}', "gen_ai.completion": "{}"}
+    failed = _log(_span("fail_tool", attrs, status_code="ERROR", status_description="boom"))
+    assert "output" not in failed
+    assert failed["error"] == "boom"
+    assert _log(_span("empty", attrs))["output"] == "{}"
 
 
 def test_agentops_tool_decorator() -> None:
@@ -162,3 +172,23 @@ def test_adk_placeholder_call_id_and_merged_pseudo_tool() -> None:
     )
     assert registry.recognise(merged) is None
     assert not registry.looks_like_tool(merged.name, merged.attributes)
+
+
+def test_haystack_failed_call_without_the_error_object() -> None:
+    """Haystack flags a failed call with ``haystack.tool.error`` (status stays UNSET); when the
+    output is not its ``{"error": message}`` object, the call is still an error and the output is kept."""
+    flagged = {
+        "haystack.tool.name": "fail_tool",
+        "haystack.agent.step.tool.input": json.dumps({"reason": "disk full"}),
+        "haystack.tool.error": "true",
+    }
+    log = _log(_span("haystack.agent.step.tool", {**flagged, "haystack.agent.step.tool.output": "partial"}))
+    assert log["inputs"] == {"reason": "disk full"}
+    assert log["output"] == "partial"
+    assert "haystack.tool.error" in log["error"]
+    log = _log(_span("haystack.agent.step.tool", {**flagged, "haystack.agent.step.tool.output": '{"error": "boom"}'}))
+    assert log["error"] == "boom"
+    assert "output" not in log
+    assert "haystack.tool.error" not in log["metadata"].get("attributes", {})
+    # the span name alone is not a tool call: Haystack always names the tool
+    assert ConventionRegistry().recognise(_span("haystack.agent.step.tool", {})) is None

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 
+import httpx
 import pytest
+
+from otel_tool_exporter.stub import StubServer
+from tests.test_cli import launched, stopped_by
 
 
 def run_demo() -> subprocess.CompletedProcess[str]:
@@ -68,3 +75,87 @@ def test_demo_prints_the_nesting(demo: subprocess.CompletedProcess[str]) -> None
 
 def test_demo_prints_the_stub_url(demo: subprocess.CompletedProcess[str]) -> None:
     assert re.search(r"http://127\.0\.0\.1:\d+/", demo.stdout)
+
+
+# ---------------------------------------------------------------- it tells the truth about where and what
+def _demo_with(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HUMANLOOP_", "OTEL_TOOL_EXPORTER_"))}
+    exe = shutil.which("otel-tool-exporter")
+    if exe is None:
+        pytest.skip("the otel-tool-exporter console script is not installed (pip install -e .)")
+    return subprocess.run(
+        [exe, "demo", *args],
+        env={**base, "PYTHONIOENCODING": "utf-8", **env},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_demo_uses_the_running_stub_named_by_humanloop_base_url(stub: StubServer) -> None:
+    run = _demo_with(HUMANLOOP_BASE_URL=stub.base_url)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"Exported 5 tool spans -> 5 Logs to {stub.base_url} (the stub named by HUMANLOOP_BASE_URL)" in run.stdout
+    assert stub.store.count() == 5  # they went to that stub, not to one of the demo's own
+    assert "Log tree received by the stub (5 Logs)" in run.stdout
+    assert f"Trace view: {stub.root_url}/" in run.stdout
+    assert "Humanloop" not in run.stdout.replace("HUMANLOOP_BASE_URL", "")
+
+
+def test_demo_against_a_stub_that_is_not_running_is_one_line() -> None:
+    run = _demo_with(HUMANLOOP_BASE_URL="http://127.0.0.1:9/v5")
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        "otel-tool-exporter demo: no stub answers at http://127.0.0.1:9/v5 (HUMANLOOP_BASE_URL): start one with "
+        "`otel-tool-exporter stub`, or unset HUMANLOOP_BASE_URL to let the demo run its own"
+    ]
+
+
+def test_demo_says_when_no_log_arrived(stub: StubServer) -> None:
+    stub.set_faults(error_rate=1.0, status=401)
+    run = _demo_with(HUMANLOOP_BASE_URL=stub.base_url)
+    assert run.returncode == 1
+    assert "Exported 5 tool spans -> 0 Logs" in run.stdout and "failed: 5 " in run.stdout
+    assert "No Log of this run arrived at the stub." in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_demo_to_a_server_says_no_log_arrived_and_never_sends_you_to_humanloop(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The branch for a non-local server, run against the stub (told it is remote) answering 401."""
+    from otel_tool_exporter.cli import demo
+
+    stub.set_faults(error_rate=1.0, status=401)
+    monkeypatch.setattr(demo, "is_loopback_url", lambda url: False)
+    monkeypatch.setenv("HUMANLOOP_BASE_URL", stub.base_url)
+    monkeypatch.setenv("HUMANLOOP_API_KEY", "bad-key")
+    out = io.StringIO()
+    assert demo.run_demo(out=out) == 1
+    text = out.getvalue()
+    assert "-> 0 Logs" in text
+    assert "No Log arrived. `otel-tool-exporter doctor` checks the URL and the API key." in text
+    assert "Open Humanloop" not in text
+
+
+def test_demo_wait_keeps_a_fixed_printed_url_until_ctrl_c() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with launched("demo", "--wait", "--port", str(port)) as proc:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("The stub keeps running"):
+            line = proc.stdout.readline()
+            assert line, "demo --wait ended early"
+            lines.append(line.rstrip("\n"))
+        assert f"Trace view: http://127.0.0.1:{port}/   (Logs API: http://127.0.0.1:{port}/v5/logs)" in lines
+        assert not any("browser" in line for line in lines)  # no terminal here, so no offer
+        assert httpx.get(f"http://127.0.0.1:{port}/v5/logs", timeout=5).json()["total"] == 5
+        assert stopped_by(proc, signal.SIGINT) == 130
+
+
+def test_demo_without_wait_says_the_stub_is_gone(demo: subprocess.CompletedProcess[str]) -> None:
+    assert "The stub ran inside this command and has stopped" in demo.stdout
+    assert "Open Humanloop" not in demo.stdout

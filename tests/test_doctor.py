@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -78,20 +82,20 @@ def test_rejected_key_is_a_problem(stub: StubServer, capsys: Any) -> None:
     code, out = doctor(capsys, "--base-url", stub.base_url)
     assert code == 1
     assert "✗ API key rejected: HTTP 401" in out and "check HUMANLOOP_API_KEY" in out
-    assert out.splitlines()[-1].startswith("1 problem found: API key rejected")
+    assert _problems(out) == ["API key rejected: HTTP 401: injected fault"]
 
 
 def test_base_url_that_does_not_answer(capsys: Any) -> None:
     code, out = doctor(capsys, "--base-url", "http://127.0.0.1:9/v5")
     assert code == 1
-    assert "✗ http://127.0.0.1:9/v5 does not answer: ConnectError" in out
+    assert "✗ http://127.0.0.1:9/v5 does not answer: connection to 127.0.0.1:9 refused" in out
     assert "is the stub running?" in out
 
 
 def test_wrong_base_url_path_is_explained(stub: StubServer, capsys: Any) -> None:
     code, out = doctor(capsys, "--base-url", stub.root_url + "/v4")
     assert code == 1 and "POST " + stub.root_url + "/v4/tools/log → 404" in out
-    assert "should end in the API version" in out
+    assert f"use: HUMANLOOP_BASE_URL={stub.root_url}/v5" in out
 
 
 def test_misconfiguration_names_the_variable_on_one_screen(capsys: Any, monkeypatch: Any) -> None:
@@ -236,3 +240,102 @@ def test_unreadable_span_file(capsys: Any, tmp_path: Path) -> None:
     assert code == 1 and "✗ cannot read" in out and "not a span" in out
     code, out = doctor(capsys, *OFFLINE, "--span", str(tmp_path / "missing.json"))
     assert code == 1 and "✗ cannot read" in out
+
+
+# ---------------------------------------------------------------- every problem it can see, in the list
+def _problems(out: str) -> list[str]:
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if re.fullmatch(r"\d+ problems? found:", line))
+    return [line.split(". ", 1)[1] for line in lines[at + 1 :] if re.match(r"  \d+\. ", line)]
+
+
+def test_misspelt_variables_are_problems_with_the_fix(capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OTEL_TOOL_EXPORTER_PATH_PREFX", "agents/")
+    monkeypatch.setenv("HUMANLOOP_BASEURL", "http://127.0.0.1:8000/v5")
+    code, out = doctor(capsys, *OFFLINE)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert _problems(out) == [
+        "unknown setting HUMANLOOP_BASEURL ignored (did you mean HUMANLOOP_BASE_URL?)",
+        "unknown setting OTEL_TOOL_EXPORTER_PATH_PREFX ignored (did you mean OTEL_TOOL_EXPORTER_PATH_PREFIX?)",
+    ]
+    assert "set in the environment: HUMANLOOP_BASEURL, OTEL_TOOL_EXPORTER_PATH_PREFX" in out
+    assert "PATH_PREFX" not in err  # not a warning in the middle of the screen
+
+
+def test_environment_listing_is_accurate_without_a_base_url(capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OTEL_TOOL_EXPORTER_TIMEOUT_MS", "5000")
+    code, out = doctor(capsys)  # no key for the real API: a problem, but the listing still says what is set
+    assert code == 1
+    assert "set in the environment: OTEL_TOOL_EXPORTER_TIMEOUT_MS" in out
+    assert "HUMANLOOP_API_KEY is not set" in "\n".join(_problems(out))
+
+
+def test_base_url_missing_its_api_path_is_told_to_add_it(stub: StubServer, capsys: Any) -> None:
+    code, out = doctor(capsys, "--base-url", stub.root_url)
+    assert code == 1
+    (problem,) = _problems(out)
+    assert f"{stub.root_url}/v5/tools/log answers" in problem
+    assert f"add the API path: HUMANLOOP_BASE_URL={stub.root_url}/v5" in out
+    assert stub.store.count() == 0
+
+
+def test_unwritable_spool_is_a_problem(capsys: Any, monkeypatch: Any, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("OTEL_TOOL_EXPORTER_SPOOL_DIR", str(blocker / "spool"))
+    code, out = doctor(capsys, *OFFLINE)
+    assert code == 1
+    (problem,) = _problems(out)
+    assert problem.startswith(f"spool directory {blocker / 'spool'} cannot be written")
+    assert "OTEL_TOOL_EXPORTER_SPOOL_DIR" in out
+
+
+def test_writable_spool_is_checked(capsys: Any, monkeypatch: Any, tmp_path: Path) -> None:
+    monkeypatch.setenv("OTEL_TOOL_EXPORTER_SPOOL_DIR", str(tmp_path / "spool"))
+    code, out = doctor(capsys, *OFFLINE)
+    assert code == 0, out
+    assert f"✓ spool directory {tmp_path / 'spool'} is writable" in out
+    assert list((tmp_path / "spool").iterdir()) == []  # the probe file is gone
+
+
+def test_set_takes_every_setting_in_its_environment_form(capsys: Any) -> None:
+    code, out = doctor(
+        capsys,
+        *OFFLINE,
+        "--set", "headers=X-Team=agents%2Fcore,X-Other=2",
+        "--set", "redact_keys=ssn,Card",
+        "--set", "timeout=2m",
+        "--set", "connect_timeout_ms=1500",
+        "--set", "OTEL_TOOL_EXPORTER_MAX_PENDING=7",
+        "--set", "save=false",
+    )  # fmt: skip
+    assert code == 0, out
+    assert setting_line(out, "headers").split()[:3] == ["headers", "X-Team=***,", "X-Other=***"]
+    assert setting_line(out, "redact_keys").split()[1] == "ssn,card"
+    assert setting_line(out, "timeout").split()[1] == "120.0"
+    assert setting_line(out, "connect_timeout").split()[1] == "1.5"
+    assert setting_line(out, "max_pending").split()[1] == "7"
+    assert setting_line(out, "save").split()[1] == "False"
+
+
+def test_set_with_a_bad_name_or_value_is_a_listed_problem(capsys: Any) -> None:
+    code, out = doctor(capsys, *OFFLINE, "--set", "tmeout=3", "--set", "timeout=10000", "--set", "oops")
+    assert code == 1
+    assert _problems(out) == [
+        "--set tmeout: no such setting (did you mean timeout?)",
+        "--set timeout=10000: 10000 s is almost 3 hours; did you mean 10000ms or "
+        "OTEL_TOOL_EXPORTER_TIMEOUT_MS=10000? (write 10000s if you meant seconds)",
+        "--set expects NAME=VALUE, got 'oops'",
+    ]
+
+
+def test_the_cli_script_exits_non_zero_on_problems(stub: StubServer) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUMANLOOP_", "OTEL_TOOL_EXPORTER_"))}
+    env["HUMANLOOP_BASE_URL"] = stub.root_url  # missing /v5
+    exe = shutil.which("otel-tool-exporter")
+    if exe is None:
+        pytest.skip("the otel-tool-exporter console script is not installed (pip install -e .)")
+    run = subprocess.run([exe, "doctor"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert "add the API path" in run.stdout and run.stderr == ""

@@ -74,6 +74,9 @@ def test_example_delivers_nested_logs_to_the_configured_server(stub: Any, script
     log = {path.removeprefix(prefix): found[0] for path, found in logs.items()}
     # the nested agent's tool call sits under the tool that ran that agent ...
     assert log["search_web"]["trace_parent_id"] == log["research"]["id"]
+    # ... and searched the topic the main agent asked about
+    assert log["research"]["inputs"] == {"topic": "otel"}
+    assert log["search_web"]["inputs"] == {"query": "otel"}
     # ... and the main agent's calls have no tool above them
     for name in ("get_weather", "lookup_user", "fail_tool", "research"):
         assert log[name].get("trace_parent_id") is None, name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,17 +62,28 @@ ADK_IDS = {**NUMBERED_IDS, "fail_tool": None}  # ADK writes the placeholder '<no
 ALL = frozenset(ARGS)
 
 
+class Prefix(str):
+    """An expected output the framework recorded with more text after it (CrewAI appends its own
+    instructions to some tool results before they reach the model, and records that)."""
+
+
 @dataclass(frozen=True)
 class Golden:
     """What the framework recorded, hence what its Logs must show."""
 
     call_ids: dict[str, str | None] = field(default_factory=dict)
-    descriptions: bool = True
+    descriptions: bool | dict[str, str] = True  # True: DESCRIPTIONS; a dict: as the framework words them
     schemas: frozenset[str] = ALL  # tools whose JSON Schema was known when their span ended
     inputs: dict[str, Any] = field(default_factory=lambda: dict(ARGS))
     outputs: dict[str, Any] = field(default_factory=lambda: dict(OUTPUTS))
     fail_error: str = "boom: disk full"  # substring of fail_tool's error
+    fail_error_exact: str | None = None  # fail_tool's whole error, where the framework recorded it cleanly
     extra_tools: tuple[str, ...] = ()  # tools beyond the scenario's five
+    nested: bool = True  # whether the framework's span tree puts search_web under research
+    name_prefix: str = ""  # what the framework puts before every tool name (Semantic Kernel: the plugin)
+    # "<tool>.<field>" -> the pending change that makes it right: checked, and an expected failure
+    # until then (a check listed here that passes fails the test, so the entry gets removed)
+    awaiting: dict[str, str] = field(default_factory=dict)
 
 
 GOLDEN: dict[str, Golden] = {
@@ -114,6 +126,96 @@ GOLDEN: dict[str, Golden] = {
     "mlflow": Golden(call_ids=NUMBERED_IDS, descriptions=False, schemas=frozenset()),
     "humanloop_sdk": Golden(),
     "vercel_ai": Golden(call_ids=NUMBERED_IDS),
+    # Haystack records no call id, and tool schemas only as Python's repr of Tool objects on the agent span
+    "haystack": Golden(schemas=frozenset()),
+    "langsmith_otel": Golden(
+        call_ids=OPENAI_STYLE_IDS,  # description and schema from gen_ai.tool.definitions on the chat span
+        fail_error_exact="ValueError: boom: disk full",
+        awaiting={
+            "fail_tool.error": "needs the general value rules from the fidelity branch: the exception event "
+            "is type 'Exception' with message \"ValueError('boom: disk full')Traceback ...\"; the error should "
+            "read 'ValueError: boom: disk full' without the traceback",
+        },
+    ),
+    "llama_index": Golden(
+        call_ids=NUMBERED_IDS,
+        # LlamaIndex's FunctionTool puts the signature before the docstring, and that is what the model sees
+        descriptions={
+            "get_weather": "get_weather(city: 'str') -> 'str'\nGet the weather for a city.",
+            "lookup_user": "lookup_user(user_id: 'int') -> 'dict'\nLook up a user by id.",
+            "fail_tool": "fail_tool(reason: 'str') -> 'str'\nAlways fails.",
+            "research": "research(topic: 'str') -> 'str'\nResearch a topic with a sub-agent.",
+            "search_web": "search_web(query: 'str') -> 'str'\nSearch the web.",
+        },
+        fail_error_exact="ValueError: boom: disk full",
+        awaiting={
+            f"{tool}.output": "needs the general value rules from the fidelity branch: unwrap LlamaIndex's "
+            "ToolOutput {blocks, tool_name, raw_input, raw_output, is_error} to its raw_output"
+            for tool in ("get_weather", "lookup_user", "research", "search_web")
+        },
+    ),
+    # AutoGen records no arguments or results on its spans (only in Python logging) and traces no model
+    # calls, so there are no definitions to learn a schema from
+    "autogen": Golden(
+        call_ids=NUMBERED_IDS,
+        schemas=frozenset(),
+        inputs={},
+        outputs={},
+        fail_error_exact="ValueError: boom: disk full",
+    ),
+    "agno": Golden(
+        call_ids=NUMBERED_IDS,
+        # Agno hands the error text back to the model as the tool's result, and records it as the output
+        outputs={**OUTPUTS, "fail_tool": "boom: disk full"},
+        awaiting={
+            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
+            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
+        },
+    ),
+    "semantic_kernel": Golden(
+        call_ids=NUMBERED_IDS,
+        name_prefix="Tools-",  # Semantic Kernel names a tool "{plugin}-{function}", as the model sees it
+        schemas=frozenset(),  # the definitions are on the invoke_agent span, which ends after the tools
+        fail_error_exact="ValueError: boom: disk full",
+        awaiting={
+            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
+            "literal gen_ai.tool.call.result \"{'id': 42, ...}\" (str() of the dict) as the dict it is",
+        },
+    ),
+    "openai_agents_openllmetry": Golden(
+        descriptions=False,
+        schemas=frozenset(),
+        # the SDK's default failure_error_function turns the exception into the tool's output
+        outputs={**OUTPUTS, "fail_tool": "An error occurred while running the tool. Please try again."},
+        fail_error="Error running tool (non-fatal)",
+        # OpenLLMetry parents every agent span on the workflow span, so the nested agent (and its
+        # search_web) sits beside research in the trace, not under it
+        nested=False,
+    ),
+    "crewai": Golden(
+        descriptions=False,
+        schemas=frozenset(),
+        # CrewAI retries a failing tool: three attempts, three spans, three Logs
+        extra_tools=("fail_tool", "fail_tool"),
+        outputs={
+            **OUTPUTS,
+            "research": Prefix(OUTPUTS["research"] + "\n\n\nYou ONLY have access to the following tools"),
+        },
+        awaiting={
+            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
+            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
+        },
+    ),
+    "dspy": Golden(
+        descriptions=False,  # DSPy's instrumentation records no tool.name, description or schema
+        schemas=frozenset(),
+        extra_tools=("finish", "finish"),  # ReAct's built-in finish tool is a real tool call in DSPy
+        fail_error_exact="ValueError: boom: disk full",
+        awaiting={
+            "name": "needs the general value rules from the fidelity branch: with no tool-name attribute the "
+            "name comes from the span name 'get_weather.__call__'; the '.__call__' suffix must go",
+        },
+    ),
 }
 
 
@@ -157,8 +259,13 @@ def run_fixture(stub: StubServer, name: str, **settings: Any) -> tuple[dict[str,
     return doc, logs, exporter
 
 
-def _tool_of(log: dict[str, Any]) -> str:
-    return log["tool"]["function"]["name"]
+def _tool_of(log: dict[str, Any], golden: Golden | None = None) -> str:
+    """The scenario's name of the Log's tool (after the framework's ``name_prefix``, which must be there)."""
+    name: str = log["tool"]["function"]["name"]
+    if golden is not None and golden.name_prefix:
+        assert name.startswith(golden.name_prefix), name
+        return name[len(golden.name_prefix) :]
+    return name
 
 
 class Run(NamedTuple):
@@ -167,6 +274,21 @@ class Run(NamedTuple):
     doc: dict[str, Any]
     logs: list[dict[str, Any]]
     exporter: Any
+    sent_names: list[str]  # the tool names as the Logs carried them, before any awaited clean-up
+
+
+_METHOD_SUFFIX = re.compile(r"\.(?:__call__|call|acall|run|arun|invoke|ainvoke)$")
+
+
+def _awaited_names(golden: Golden, logs: list[dict[str, Any]]) -> list[str]:
+    """The Logs' tool names; while a name fix is awaited (``awaiting["name"]``), the Logs are keyed
+    by the name the user wants (method-call suffix removed) so every other check still runs."""
+    sent = [log["tool"]["function"]["name"] for log in logs]
+    if "name" in golden.awaiting:
+        for log in logs:
+            function = log["tool"]["function"]
+            function["name"] = _METHOD_SUFFIX.sub("", function["name"])
+    return sent
 
 
 @pytest.fixture(params=sorted(GOLDEN))
@@ -175,7 +297,8 @@ def golden_run(request: pytest.FixtureRequest, stub: StubServer) -> Iterator[Run
     if not (FIXTURES / f"{name}.json").exists():
         pytest.skip(f"fixture {name}.json not captured in this checkout")
     doc, logs, exporter = run_fixture(stub, name)
-    yield Run(name, GOLDEN[name], doc, logs, exporter)
+    sent_names = _awaited_names(GOLDEN[name], logs)
+    yield Run(name, GOLDEN[name], doc, logs, exporter, sent_names)
     exporter.shutdown()
     del exporter
     gc.collect()  # process-wide metrics sum live pipelines: let this one go before the next test
@@ -187,7 +310,7 @@ def test_one_log_per_tool_call_and_none_for_other_spans(golden_run: Run) -> None
     logs = golden_run.logs
     exporter = golden_run.exporter
     expected = sorted([*ARGS, *golden.extra_tools])
-    assert sorted(_tool_of(log) for log in logs) == expected
+    assert sorted(_tool_of(log, golden) for log in logs) == expected
     stats = exporter.stats()
     assert stats["sent"] == len(expected)
     assert stats["tool_spans"] == len(expected)
@@ -196,41 +319,84 @@ def test_one_log_per_tool_call_and_none_for_other_spans(golden_run: Run) -> None
     span_names = {s["span_id"]: s["name"] for s in doc["spans"]}
     for log in logs:  # each Log points at a real span of the fixture
         assert span_names[log["metadata"]["otel"]["span_id"]] == log["metadata"]["otel"]["span_name"]
+    checks = _Checks(golden.awaiting)
+    wanted = [log["tool"]["function"]["name"] for log in logs]
+    checks.check("name", golden_run.sent_names == wanted, golden_run.sent_names)
+    checks.finish()
+
+
+class _Checks:
+    """Assertions, some of which may be awaiting a known fix (``Golden.awaiting``)."""
+
+    def __init__(self, awaiting: dict[str, str]) -> None:
+        self.awaiting = awaiting
+        self.pending: list[str] = []
+        self.fixed: list[str] = []
+
+    def check(self, key: str, passed: bool, detail: Any) -> None:
+        reason = self.awaiting.get(key)
+        if reason is None:
+            assert passed, (key, detail)
+        elif passed:
+            self.fixed.append(key)
+        else:
+            self.pending.append(f"{key} ({reason}); got {detail!r}"[:400])
+
+    def finish(self) -> None:
+        assert not self.fixed, f"right now: remove {self.fixed} from Golden.awaiting"
+        if self.pending:
+            pytest.xfail("; ".join(self.pending))
+
+
+def _output_matches(log: dict[str, Any], want: Any) -> bool:
+    got = log.get("output")
+    if not isinstance(got, str):
+        return False
+    if isinstance(want, dict):
+        try:
+            return bool(json.loads(got) == want)
+        except ValueError:
+            return False
+    if isinstance(want, Prefix):
+        return got.startswith(want)
+    return got == want  # a string as is, never JSON-quoted
 
 
 def test_inputs_outputs_and_errors(golden_run: Run) -> None:
     golden = golden_run.golden
     logs = golden_run.logs
-    by_tool = {_tool_of(log): log for log in logs}
+    checks = _Checks(golden.awaiting)
+    by_tool = {_tool_of(log, golden): log for log in logs}
     for tool, log in by_tool.items():
         if tool in golden.inputs:
-            assert log["inputs"] == golden.inputs[tool], tool
+            checks.check(f"{tool}.inputs", log.get("inputs") == golden.inputs[tool], log.get("inputs"))
         elif tool in ARGS:
-            assert "inputs" not in log, tool
+            checks.check(f"{tool}.inputs", "inputs" not in log, log.get("inputs"))
         if tool in golden.outputs:
-            want = golden.outputs[tool]
-            assert isinstance(log["output"], str)
-            if isinstance(want, dict):
-                assert json.loads(log["output"]) == want, tool
-            else:
-                assert log["output"] == want, tool  # a string as is, never JSON-quoted
+            checks.check(f"{tool}.output", _output_matches(log, golden.outputs[tool]), log.get("output"))
         elif tool in ARGS:
-            assert "output" not in log, tool
+            checks.check(f"{tool}.output", "output" not in log, log.get("output"))
         if tool == "fail_tool":
-            assert golden.fail_error in log["error"]
+            error = log.get("error") or ""
+            assert golden.fail_error in error
+            if golden.fail_error_exact is not None:
+                checks.check(f"{tool}.error", error == golden.fail_error_exact, error)
         else:
             assert "error" not in log, tool
+    checks.finish()
 
 
 def test_descriptions_schemas_and_call_ids(golden_run: Run) -> None:
     golden = golden_run.golden
     logs = golden_run.logs
     for log in logs:
-        tool = _tool_of(log)
+        tool = _tool_of(log, golden)
         function = log["tool"]["function"]
         if tool not in ARGS:
             continue
-        if golden.descriptions:
+        if isinstance(golden.descriptions, dict):
+            assert function["description"] == golden.descriptions[tool]
+        elif golden.descriptions:
             assert function["description"] == DESCRIPTIONS[tool]
         else:
             assert "description" not in function
@@ -248,14 +414,17 @@ def test_nesting_matches_the_span_tree(golden_run: Run) -> None:
     name = golden_run.name
     doc = golden_run.doc
     logs = golden_run.logs
-    by_tool = {_tool_of(log): log for log in logs}
+    by_tool = {_tool_of(log, golden_run.golden): log for log in logs}
     if name == "humanloop_sdk":
         # explicit humanloop.log.trace_parent_id wins: the flows' Logs the SDK created
         assert by_tool["search_web"]["trace_parent_id"] == "fl_capture_2"
         for tool in ("get_weather", "lookup_user", "fail_tool", "research"):
             assert by_tool[tool]["trace_parent_id"] == "fl_capture_1"
         return
-    assert by_tool["search_web"]["trace_parent_id"] == by_tool["research"]["id"]
+    if golden_run.golden.nested:
+        assert by_tool["search_web"]["trace_parent_id"] == by_tool["research"]["id"]
+    else:
+        assert by_tool["search_web"].get("trace_parent_id") is None
     for tool in ("get_weather", "lookup_user", "fail_tool", "research"):
         assert by_tool[tool].get("trace_parent_id") is None, tool
     # the general rule: nearest logged ancestor in the captured tree

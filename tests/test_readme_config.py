@@ -99,17 +99,6 @@ def test_a_misspelt_variable_is_named_in_a_warning(caplog: Any) -> None:
     assert "did you mean OTEL_TOOL_EXPORTER_MAX_PARENT_WAIT?" in caplog.text
 
 
-def test_the_http_section_snippet_runs_with_public_imports_only() -> None:
-    """README's CA / proxy / headers example builds real exporters, importing public modules only."""
-    section = README.read_text().split("### A CA, a proxy and extra headers", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert code is not None
-    assert "_internal" not in code.group(1)
-    scope: dict[str, Any] = {}
-    exec(compile(code.group(1), "README.md", "exec"), scope)
-    scope["exporter"].shutdown()
-
-
 def _write() -> None:
     text = README.read_text()
     assert _TABLE.search(text), f"README.md lacks the markers {START!r} and {END!r}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from otel_tool_exporter import ConfigurationError, ToolLogExporter
-from otel_tool_exporter.settings import DEFAULT_BASE_URL, Settings, env_name
+from otel_tool_exporter.settings import DEFAULT_BASE_URL, DURATION_FIELDS, Settings, env_name, unknown_variables
 
 KEY = "hl_sk_settings_secret"
 
@@ -152,3 +152,74 @@ def test_errors_never_show_the_key() -> None:
     assert KEY not in str(info.value)
     settings = Settings.resolve({"HUMANLOOP_API_KEY": KEY})
     assert KEY not in repr(settings) and KEY not in str(settings)
+
+
+# ---------------------------------------------------------------- durations, as OpenTelemetry writes them
+@pytest.mark.parametrize(
+    ("env", "seconds"),
+    [
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "12"}, 12.0),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "12s"}, 12.0),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "500ms"}, 0.5),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "2m"}, 120.0),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "10000s"}, 10_000.0),  # a unit says the user means it
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT_MS": "10000"}, 10.0),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT_MS": "250"}, 0.25),
+    ],
+)
+def test_durations_accept_units_and_milliseconds_variables(env: dict[str, str], seconds: float) -> None:
+    settings, sources = Settings.resolve_with_sources(env, api_key="k")
+    assert settings.timeout == seconds
+    assert sources["timeout"] == f"environment ({next(iter(env))})"
+
+
+def test_every_duration_has_a_milliseconds_variable() -> None:
+    env = {f"OTEL_TOOL_EXPORTER_{name.upper()}_MS": "1500" for name in DURATION_FIELDS}
+    settings = Settings.resolve(env, api_key="k")
+    assert {name: getattr(settings, name) for name in DURATION_FIELDS} == dict.fromkeys(DURATION_FIELDS, 1.5)
+
+
+def test_a_bare_number_implausible_in_seconds_is_refused_with_the_fix() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.resolve({"OTEL_TOOL_EXPORTER_TIMEOUT": "10000"}, api_key="k")
+    message = str(info.value)
+    assert "OTEL_TOOL_EXPORTER_TIMEOUT=10000" in message
+    assert "almost 3 hours" in message
+    assert "10000ms" in message and "OTEL_TOOL_EXPORTER_TIMEOUT_MS" in message
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "soon"}, "OTEL_TOOL_EXPORTER_TIMEOUT"),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "5 days"}, "OTEL_TOOL_EXPORTER_TIMEOUT"),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT_MS": "10s"}, "OTEL_TOOL_EXPORTER_TIMEOUT_MS"),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT_MS": "nan"}, "OTEL_TOOL_EXPORTER_TIMEOUT_MS"),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT": "5", "OTEL_TOOL_EXPORTER_TIMEOUT_MS": "5000"}, "both set"),
+        ({"OTEL_TOOL_EXPORTER_TIMEOUT_MS": "0"}, "OTEL_TOOL_EXPORTER_TIMEOUT"),  # still must be > 0
+    ],
+)
+def test_bad_durations_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        Settings.resolve(env, api_key="k")
+
+
+def test_header_values_are_percent_decoded_like_otlp_headers() -> None:
+    env = {"OTEL_TOOL_EXPORTER_HEADERS": "X-Team=agents%2Fcore,Authorization=Bearer%20abc%3D%3D, X-Plain = as is"}
+    settings = Settings.resolve(env, api_key="k")
+    assert settings.headers == {"X-Team": "agents/core", "Authorization": "Bearer abc==", "X-Plain": "as is"}
+
+
+def test_misspelt_variables_are_named_with_the_likely_intent() -> None:
+    env = {
+        "OTEL_TOOL_EXPORTER_PATH_PREFX": "agents/",
+        "HUMANLOOP_BASEURL": "http://127.0.0.1:8000/v5",
+        "HUMANLOOP_PROJECT": "kept: the Humanloop SDK's own variable, not a near miss of ours",
+        "OTEL_TOOL_EXPORTER_TIMEOUT_MS": "100",  # a real one
+    }
+    assert unknown_variables(env) == [
+        ("HUMANLOOP_BASEURL", "HUMANLOOP_BASE_URL"),
+        ("OTEL_TOOL_EXPORTER_PATH_PREFX", "OTEL_TOOL_EXPORTER_PATH_PREFIX"),
+    ]
+    # the near miss is no miss when the real variable is set too
+    assert ("HUMANLOOP_BASEURL", "HUMANLOOP_BASE_URL") not in unknown_variables({**env, "HUMANLOOP_BASE_URL": "x"})

@@ -440,4 +440,22 @@ def test_serve_without_the_sidecar_extra_says_how_to_install_it(monkeypatch: pyt
         sys, "stderr", type("W", (), {"write": lambda self, m: messages.append(m), "flush": lambda self: None})()
     )
     assert args.func(args) == 2
-    assert "pip install 'otel-tool-exporter[sidecar]'" in "".join(messages)
+    assert "pip install 'opentelemetry-proto>=1.27'" in "".join(messages)  # on PyPI: works however we were installed
+
+
+def test_healthz_without_the_token_answers_status_only(stub: StubServer) -> None:
+    """With --auth-token set, anyone may ask whether the sidecar lives; its counters need the token."""
+    with running_sidecar(stub, SidecarConfig(auth_token="s3cret")) as (sidecar, _):
+        anonymous = httpx.get(f"{sidecar.url}/healthz", timeout=5)
+        wrong = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer nope"}, timeout=5)
+        allowed = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer s3cret"}, timeout=5)
+    assert anonymous.status_code == wrong.status_code == allowed.status_code == 200
+    assert anonymous.json() == wrong.json() == {"status": "ok"}
+    assert set(allowed.json()) == {"status", "sidecar", "exporter"}
+    assert set(allowed.json()["sidecar"]) == {
+        "responses",
+        "requests_by_format",
+        "spans_accepted",
+        "spans_rejected",
+        "draining",
+    }

@@ -1,7 +1,8 @@
 """A real Node OpenTelemetry app (``@opentelemetry/exporter-trace-otlp-http``, OTLP/JSON) → sidecar → stub.
 
-Runs when ``node`` is installed; the npm packages are installed from ``tests/js/package-lock.json``
-into ``tests/js/node_modules`` on first use (``npm ci``), never committed.
+Opt-in: ``pytest --node`` runs it (when ``node`` is installed), installing the npm packages from
+``tests/js/package-lock.json`` into ``tests/js/node_modules`` on first use (``npm ci``, never
+committed). Once they are installed, a plain ``pytest`` runs it too: nothing is fetched then.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def node_client() -> Path:
+def node_client(request: pytest.FixtureRequest) -> Path:
     """``tests/js/client.mjs`` with its npm dependencies installed (``npm ci`` from the lockfile)."""
     if not (JS_DIR / "node_modules" / "@opentelemetry" / "exporter-trace-otlp-http").is_dir():
+        if not request.config.getoption("--node"):
+            pytest.skip("opt-in: `pytest --node` installs the Node client's npm packages (npm ci) and runs it")
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip("npm is not installed: cannot install the Node client's dependencies")
@@ -55,7 +58,7 @@ def test_node_otlp_json_client_becomes_nested_logs(stub: StubServer, node_client
         )
         assert run.returncode == 0, run.stdout + run.stderr
         assert exporter.force_flush(10_000)
-        health = httpx.get(f"{sidecar.url}/healthz").json()
+        health = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer node-token"}).json()
     # one request per span (SimpleSpanProcessor): children arrived before their parents
     assert health["sidecar"]["requests_by_format"] == {"json": 9}
     assert health["sidecar"]["spans_rejected"] == 0
@@ -76,7 +79,7 @@ def test_node_client_with_a_wrong_token_is_refused(stub: StubServer, node_client
         run = subprocess.run(
             [NODE, str(node_client), sidecar.traces_url, "none", "wrong"], capture_output=True, text=True, timeout=120
         )
-        health = httpx.get(f"{sidecar.url}/healthz").json()
+        health = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer node-token"}).json()
     assert run.returncode == 1
     assert health["status"] == "ok" and health["sidecar"]["responses"] == {"401": 9}
     assert logs_by_path(stub) == {}

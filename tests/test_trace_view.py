@@ -4,9 +4,9 @@ What a person does after ``otel-tool-exporter demo``: open the page, see the nes
 a Log to read its inputs; leave the page open and see new traces arrive; filter. A screenshot of
 the page is saved under ``test-artifacts/``.
 
-Skips (with the reason) only where no browser can be had: ``.ci/run`` installs Chromium when it
-is missing, and the ``dev`` extra installs Playwright (which drives that Chromium: Playwright's
-own browser downloads are never used).
+Skips (with the reason) where no browser can be had: the ``browser`` extra (part of ``dev``)
+installs Playwright, which drives the system Chromium (Playwright's own browser downloads are never
+used); ``.ci/run`` installs Chromium when it is missing.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _chromium() -> str | None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright is not installed (pip install -e '.[dev]' installs it)"
+        "playwright.sync_api", reason="Playwright is not installed (the browser extra: pip install -e '.[browser]')"
     )
     executable = _chromium()
     if executable is None:
@@ -146,3 +146,31 @@ def test_filters_by_path_and_by_error_without_a_reload(stub: StubServer, provide
         " && document.querySelector('details.log.match')?.dataset.path === 'demo/ok_tool'"
     )
     assert "path=ok_tool" in page.url
+
+
+def test_a_narrow_window_keeps_every_column_whole_and_nothing_404s(
+    stub: StubServer, provider_for: Any, browser: Any
+) -> None:
+    send_demo_trace(provider_for)
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.on("console", lambda message: failed.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(stub.root_url + "/")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 420  # no sideways scrolling
+        for cell in ("details.log .path", "details.log .status", "details.log summary .dur"):
+            for i in range(page.locator(cell).count()):
+                box = page.locator(cell).nth(i).bounding_box()
+                assert box is not None and box["width"] > 0 and box["x"] + box["width"] <= 420, (cell, i, box)
+        page.locator("details.log[data-path='demo/get_weather'] > summary").click()
+        tool = page.locator("details.log[data-path='demo/get_weather'] .f-tool")
+        assert tool.locator(".tool-desc").inner_text() == "Get the weather for a city."
+        assert '"city"' in tool.locator(".tool-schema").inner_text()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 420
+    finally:
+        context.close()
+    assert failed == []  # e.g. no /favicon.ico 404 in the console

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from typing import Any
 
@@ -88,10 +90,33 @@ def test_page_uses_only_packaged_assets(stub: StubServer, provider_for: Any) -> 
     send_demo_trace(provider_for)
     page = httpx.get(stub.root_url + "/").text
     assets = re.findall(r"(?:src|href)=['\"]([^'\"]+)['\"]", page)
-    assert sorted(assets) == ["/_static/trace-view.css", "/_static/trace-view.js"]  # nothing off this server
+    assert sorted(assets) == ["/_static/favicon.svg", "/_static/trace-view.css", "/_static/trace-view.js"]
     css = httpx.get(stub.root_url + "/_static/trace-view.css")
     js = httpx.get(stub.root_url + "/_static/trace-view.js")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert "http://" not in css.text + js.text and "https://" not in css.text + js.text
     assert httpx.get(stub.root_url + "/_static/../server.py").status_code == 404  # no escape from static/
+
+
+def test_favicon_is_served_where_browsers_ask_for_it(stub: StubServer) -> None:
+    for path in ("/favicon.ico", "/_static/favicon.svg"):
+        response = httpx.get(stub.root_url + path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == "image/svg+xml" and response.text.startswith("<svg")
+
+
+def test_log_details_show_the_tools_description_and_schema(stub: StubServer, provider_for: Any) -> None:
+    send_demo_trace(provider_for)
+    page = httpx.get(stub.root_url + "/").text
+    (section,) = _sections(page)
+    weather = section.split('data-path="demo/get_weather"', 1)[1].split("</details>", 1)[0]
+    tool = re.search(r'<section class="field f-tool">(.*?)</section>', weather, flags=re.S)
+    assert tool, weather
+    assert '<p class="tool-desc">Get the weather for a city.</p>' in tool.group(1)
+    schema = html.unescape(re.sub(r"<[^>]+>", "", tool.group(1).split('<pre class="tool-schema">', 1)[1]))
+    assert json.loads(schema) == {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    }

@@ -9,9 +9,14 @@ convention claimed it and the exact Log request it becomes.
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import json
 import os
+import re
+import ssl
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +32,16 @@ from otel_tool_exporter._internal.build.values import MISSING
 from otel_tool_exporter._internal.finalise import wire_body
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.spans.documents import SpanFileError, read_spans
-from otel_tool_exporter.settings import ConfigurationError, Settings, env_name, is_loopback_url
+from otel_tool_exporter.settings import (
+    DURATION_FIELDS,
+    ConfigurationError,
+    Settings,
+    describe_unknown,
+    env_name,
+    is_loopback_url,
+    parse_env_value,
+    unknown_variables,
+)
 
 __all__ = ["SpanFileError", "read_spans", "register", "run_doctor"]
 
@@ -80,15 +94,11 @@ def _shown_value(name: str, value: Any) -> str:
 
 
 def _settings_section(report: _Report, overrides: Mapping[str, Any], show_all: bool) -> Settings | None:
-    report.line("Settings (argument > environment > default)")
+    _list_environment(report)
     try:
-        settings, sources = Settings.resolve_with_sources(**overrides)
+        settings, sources = Settings.resolve_with_sources(warn_unknown=False, **overrides)
     except ConfigurationError as exc:
         report.problem(f"configuration: {exc}")
-        _list_environment(report)
-        return None
-    except TypeError as exc:  # an unknown name given with --set
-        report.problem(f"configuration: {exc}", f"settings are: {', '.join(Settings.model_fields)}")
         return None
     names = [n for n in Settings.model_fields if show_all or n in ALWAYS_SHOWN or sources[n] != "default"]
     width = max(len(n) for n in names)
@@ -102,12 +112,17 @@ def _settings_section(report: _Report, overrides: Mapping[str, Any], show_all: b
 
 
 def _list_environment(report: _Report) -> None:
-    names = [env_name(n) for n in Settings.model_fields]
-    present = [n for n in names if os.environ.get(n, "").strip()]
+    """Which variables of ours are set (by name: values may be secrets), and those that look like
+    ours but are no setting — a misspelt variable silently does nothing."""
+    present = sorted(
+        n for n, v in os.environ.items() if n.startswith(("HUMANLOOP_", "OTEL_TOOL_EXPORTER_")) and v.strip()
+    )
     if present:
         report.note("set in the environment: " + ", ".join(present))
     else:
-        report.note("no HUMANLOOP_* / OTEL_TOOL_EXPORTER_* variables are set")
+        report.note("no HUMANLOOP_* or OTEL_TOOL_EXPORTER_* variable is set: every setting has its default")
+    for var, close in unknown_variables():
+        report.problem(describe_unknown(var, close), f"rename it to {close}" if close else "remove it")
 
 
 # ======================================================================== connection
@@ -142,7 +157,7 @@ def _connection_section(report: _Report, settings: Settings) -> None:
                 if is_loopback_url(base)
                 else "check the host name, your network and proxy settings (HTTPS_PROXY)"
             )
-            report.problem(f"{base} does not answer: {type(exc).__name__}: {exc or 'no detail'}", hint)
+            report.problem(f"{base} does not answer: {_why(exc, base)}", hint)
             return
         elapsed = (time.monotonic() - started) * 1000
         report.ok(f"{base} answers (GET /tools → HTTP {response.status_code} in {elapsed:.0f} ms)")
@@ -178,10 +193,18 @@ def _probe_log_endpoint(report: _Report, client: httpx.Client, base: str, list_s
             f"check {env_name('api_key')} (the key is sent as the X-API-KEY header)",
         )
     elif status == 404:
-        report.problem(
-            f"POST {url} → 404: no Log endpoint there",
-            "the base URL should end in the API version, e.g. https://api.humanloop.com/v5 or http://127.0.0.1:8000/v5",
-        )
+        fixed = _with_api_path(client, base)
+        if fixed:
+            report.problem(
+                f"POST {url} → 404: no Log endpoint there, but {fixed}/tools/log answers",
+                f"{'add the API path' if fixed.startswith(base) else 'use'}: {env_name('base_url')}={fixed}",
+            )
+        else:
+            report.problem(
+                f"POST {url} → 404: no Log endpoint there",
+                "the base URL should end in the API version, e.g. https://api.humanloop.com/v5 or "
+                "http://127.0.0.1:8000/v5",
+            )
     elif status == 200:  # should not happen: the body is invalid
         report.problem(f"POST {url} accepted an invalid body (HTTP 200): is this a Humanloop-compatible API?")
     else:
@@ -189,6 +212,45 @@ def _probe_log_endpoint(report: _Report, client: httpx.Client, base: str, list_s
             f"could not check the API key: GET /tools → HTTP {list_status}, POST /tools/log → HTTP {status}: "
             f"{_detail(response)}"
         )
+
+
+_VERSIONED = re.compile(r"/v\d+$")
+
+
+def _with_api_path(client: httpx.Client, base: str) -> str | None:
+    """The base URL with its API path (``/v5``) when that is what is missing: a Log endpoint
+    answers there (anything but 404) though not at ``base`` itself."""
+    root = _root_of(base)
+    candidates = [base + "/v5"] if not _VERSIONED.search(urlsplit(base).path) else []
+    candidates += [root + "/v5"] if root + "/v5" not in (base, *candidates) else []
+    for candidate in candidates:
+        try:
+            response = client.post(f"{candidate}/tools/log", json=_INVALID_LOG_BODY)
+        except httpx.HTTPError:
+            continue
+        if response.status_code != 404:
+            return candidate
+    return None
+
+
+def _why(exc: httpx.HTTPError, url: str) -> str:
+    """Why a request got no answer, in one phrase naming host:port."""
+    parts = urlsplit(url)
+    where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return f"connection to {where} refused (nothing listens on that port)"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS with {where} failed: {cause.reason or cause}"
+        if "Name or service not known" in str(cause) or "nodename nor servname" in str(cause):
+            return f"host {parts.hostname!r} not found (DNS)"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer from {where} within {CHECK_TIMEOUT:g} s ({type(exc).__name__})"
+    if "refused" in str(exc).lower():
+        return f"connection to {where} refused (nothing listens on that port)"
+    return f"cannot connect to {where}: {type(exc).__name__}: {exc or 'no detail'}"
 
 
 def _stub_note(report: _Report, client: httpx.Client, base: str) -> None:
@@ -322,8 +384,48 @@ _MARKER_ROOTS = frozenset(
 )
 
 
+# ======================================================================== spool
+def _spool_check(report: _Report, settings: Settings) -> None:
+    """The spool directory must exist or be creatable, and take a file: else the exporter starts
+    without the durability it was asked for."""
+    if not settings.spool_dir:
+        return
+    path = Path(settings.spool_dir).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-", delete=True):
+            pass
+    except OSError as exc:
+        report.problem(
+            f"spool directory {path} cannot be written: {exc.strerror or exc}",
+            f"choose a writable directory in {env_name('spool_dir')}, or fix its permissions",
+        )
+        return
+    report.ok(f"spool directory {path} is writable")
+
+
 # ======================================================================== command
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+def _set_value(name: str, raw: str) -> tuple[str, Any]:
+    """``--set NAME=VALUE`` in the environment form: ``headers=a=b,c=d``, ``redact_keys=a,b``,
+    ``timeout=10s`` / ``timeout_ms=10000``; names as the argument or as the variable."""
+    key = name.strip().lower()
+    for prefix in ("otel_tool_exporter_", "humanloop_"):
+        if key.startswith(prefix) and key.removeprefix(prefix) in Settings.model_fields:
+            key = key.removeprefix(prefix)
+    if key.endswith("_ms") and key[:-3] in DURATION_FIELDS:
+        field = key[:-3]
+        try:
+            return field, float(raw) / 1000.0
+        except ValueError:
+            raise ConfigurationError(f"--set {name}={raw}: expected a number of milliseconds") from None
+    if key not in Settings.model_fields:
+        close = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+        hint = f"did you mean {close[0]}?" if close else f"settings are: {', '.join(Settings.model_fields)}"
+        raise ConfigurationError(f"--set {name}: no such setting ({hint})")
+    return key, parse_env_value(key, raw, f"--set {key}")
+
+
+def _overrides(args: argparse.Namespace, report: _Report) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name in ("base_url", "path_prefix", "version_id", "environment"):
         value = getattr(args, name)
@@ -332,8 +434,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     for item in args.set or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise SystemExit(f"doctor: --set expects NAME=VALUE, got {item!r}")
-        overrides[key.strip()] = value
+            report.problem(f"--set expects NAME=VALUE, got {item!r}")
+            continue
+        try:
+            field, parsed = _set_value(key, value)
+        except ConfigurationError as exc:
+            report.problem(str(exc))
+            continue
+        overrides[field] = parsed
     return overrides
 
 
@@ -341,8 +449,10 @@ def run_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
     report = _Report(out or sys.stdout)
     report.line("otel-tool-exporter doctor")
     report.line()
-    settings = _settings_section(report, _overrides(args), args.all)
+    report.line("Settings (argument > environment > default)")
+    settings = _settings_section(report, _overrides(args, report), args.all)
     if settings is not None:
+        _spool_check(report, settings)
         if args.offline:
             report.heading("Connection")
             report.note("not checked (--offline)")
@@ -355,7 +465,9 @@ def run_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
     report.line()
     if report.problems:
         count = len(report.problems)
-        report.line(f"{count} problem{'s' if count != 1 else ''} found: " + "; ".join(report.problems))
+        report.line(f"{count} problem{'s' if count != 1 else ''} found:")
+        for i, problem in enumerate(report.problems, 1):
+            report.line(f"  {i}. {problem}")
         return 1
     report.line("No problems found.")
     return 0
@@ -369,18 +481,26 @@ def register(subparsers: Any) -> None:
         "the API key is accepted (no Log is created), list the recognised conventions, and with --span show "
         "what one span maps to. Exit status 1 when a problem was found.",
     )
-    parser.add_argument("--base-url", default=None, help="as the exporter's base_url argument")
-    parser.add_argument("--path-prefix", default=None, help="as the exporter's path_prefix argument")
-    parser.add_argument("--version-id", default=None, help="as the exporter's version_id argument")
-    parser.add_argument("--environment", default=None, help="as the exporter's environment argument")
+    for flag in ("base-url", "path-prefix", "version-id", "environment"):
+        name = flag.replace("-", "_")
+        parser.add_argument(
+            f"--{flag}",
+            default=None,
+            help=f"as the exporter's {name} argument (default: ${env_name(name)}, else its default)",
+        )
     parser.add_argument(
-        "--set", action="append", metavar="NAME=VALUE", help="any other setting as an argument (repeatable)"
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="any other setting, written as in its environment variable: headers=k=v,k2=v2, redact_keys=a,b, "
+        "timeout=10s or timeout_ms=10000 (repeatable; default: none)",
     )
     parser.add_argument("--all", action="store_true", help="list every setting, not only those set or essential")
     parser.add_argument("--offline", action="store_true", help="skip the connection checks")
     parser.add_argument(
         "--span",
         metavar="FILE.json",
-        help="one span as OTLP/JSON or ReadableSpan.to_json() output: is it a tool span, and what Log does it become?",
+        help="one span as OTLP/JSON or ReadableSpan.to_json() output: is it a tool span, and what Log does it "
+        "become? (default: none)",
     )
     parser.set_defaults(func=run_doctor)

@@ -16,6 +16,8 @@ from typing import Any, TextIO
 import httpx
 
 from otel_tool_exporter._internal.logtree import Trace, group_traces, render_traces, trace_key
+from otel_tool_exporter.cli import EXIT_INTERRUPTED
+from otel_tool_exporter.cli._common import fail
 
 __all__ = ["LogSource", "register", "run_logs"]
 
@@ -123,8 +125,9 @@ def run_logs(args: argparse.Namespace, out: TextIO | None = None) -> int:
             try:
                 source.poll()
             except SourceError as exc:
-                print(f"error: {exc}\nIs the stub running? Start it with `otel-tool-exporter stub`.", file=err)
-                return 1
+                return fail(
+                    "logs", f"{exc}; is the stub running? (`otel-tool-exporter stub` starts it; --url names it)", 1
+                )
             traces = _select(group_traces(source.logs), args.path, args.errors)[: args.traces]
             if not traces:
                 print(
@@ -167,6 +170,7 @@ def _follow(
             print(text + "\n", file=out, flush=True)
 
     print(f"Following {source.base_url}/logs (every {interval:g} s; Ctrl-C to stop)", file=err, flush=True)
+    code = 0
     try:
         while True:
             try:
@@ -197,9 +201,19 @@ def _follow(
             pause = interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic()))
             time.sleep(pause)
     except KeyboardInterrupt:
-        pass
+        code = EXIT_INTERRUPTED
     emit(pending)
-    return 0
+    return code
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of traces") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: print at least 1 trace (the newest N are shown)")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -214,13 +228,19 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("-f", "--follow", action="store_true", help="keep polling and print new traces as they arrive")
     parser.add_argument(
-        "-n", "--traces", type=int, default=10, help="how many of the newest traces to print (default 10)"
+        "-n",
+        "--traces",
+        type=_count,
+        default=10,
+        help="how many of the newest traces to print, at least 1 (default: 10)",
     )
-    parser.add_argument("--path", default=None, help="only traces with a Log whose path contains this text")
+    parser.add_argument(
+        "--path", default=None, help="only traces with a Log whose path contains this text (default: all)"
+    )
     parser.add_argument("--errors", action="store_true", help="only traces with at least one error")
     parser.add_argument("--brief", action="store_true", help="one line per Log: no inputs, outputs or errors")
     parser.add_argument(
-        "--interval", type=float, default=1.0, help="seconds between polls with --follow (0.2 to 60, default 1)"
+        "--interval", type=float, default=1.0, help="seconds between polls with --follow, 0.2 to 60 (default: 1)"
     )
     parser.add_argument(
         "--for",
@@ -228,9 +248,9 @@ def register(subparsers: Any) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="with --follow: stop after this long",
+        help="with --follow: stop after this long (default: run until Ctrl-C)",
     )
     parser.add_argument(
-        "--color", choices=("auto", "always", "never"), default="auto", help="colour output (default auto)"
+        "--color", choices=("auto", "always", "never"), default="auto", help="colour output (default: auto)"
     )
     parser.set_defaults(func=run_logs)

@@ -3,7 +3,8 @@
 One ``ToolLogExporter`` (configured from flags and the environment, like any other) behind the
 OTLP/HTTP receiver and, with ``--grpc``/``--grpc-port`` (the ``grpc`` extra), the OTLP/gRPC one on
 the same event loop. SIGTERM or Ctrl-C stops accepting, lets requests in progress finish, drains
-the pipeline (``exporter.shutdown()``) and exits 0.
+the pipeline (``exporter.shutdown()``) and exits: 0 after SIGTERM (a service manager's stop), 130
+after Ctrl-C (as every subcommand).
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ import argparse
 import asyncio
 import ipaddress
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
+
+from otel_tool_exporter.cli import port
+from otel_tool_exporter.cli._common import fail, listen_error, stop_signals
 
 __all__ = ["default_spool_dir", "register", "run_serve"]
 
 TOKEN_ENV = "OTEL_TOOL_EXPORTER_AUTH_TOKEN"
 SPOOL_ENV = "OTEL_TOOL_EXPORTER_SPOOL_DIR"
+# The extras' packages are on PyPI: installing them into the same environment works however this
+# package was installed (from a clone, a wheel or a git URL).
 MISSING_EXTRA = (
-    "otel-tool-exporter serve needs the 'sidecar' extra (OTLP protobuf support): "
-    "pip install 'otel-tool-exporter[sidecar]'"
+    "otel-tool-exporter serve needs OTLP protobuf support (the 'sidecar' extra): "
+    "pip install 'opentelemetry-proto>=1.27' in this environment"
 )
 MISSING_GRPC_EXTRA = (
-    "otel-tool-exporter serve --grpc needs the 'grpc' extra (grpcio): pip install 'otel-tool-exporter[grpc]'"
+    "otel-tool-exporter serve --grpc needs grpcio (the 'grpc' extra): "
+    "pip install 'grpcio>=1.63' 'googleapis-common-protos>=1.56' in this environment"
 )
 DEFAULT_GRPC_PORT = 4317  # the OTLP/gRPC port; off unless --grpc or --grpc-port
 
@@ -59,7 +65,7 @@ def register(subparsers: Any) -> None:
         "The API key comes from HUMANLOOP_API_KEY; every other exporter setting from OTEL_TOOL_EXPORTER_<NAME>.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
-    parser.add_argument("--port", type=int, default=4318, help="port to bind (default: 4318, the OTLP/HTTP port)")
+    parser.add_argument("--port", type=port, default=4318, help="port to bind (default: 4318, the OTLP/HTTP port)")
     grpc = parser.add_mutually_exclusive_group()
     grpc.add_argument(
         "--grpc",
@@ -67,7 +73,10 @@ def register(subparsers: Any) -> None:
         help=f"also receive OTLP/gRPC on port {DEFAULT_GRPC_PORT} (needs the 'grpc' extra; default: off)",
     )
     grpc.add_argument(
-        "--grpc-port", type=int, default=None, help="also receive OTLP/gRPC on this port (implies --grpc)"
+        "--grpc-port",
+        type=port,
+        default=None,
+        help="also receive OTLP/gRPC on this port (implies --grpc; default: off)",
     )
     parser.add_argument(
         "--auth-token",
@@ -83,7 +92,7 @@ def register(subparsers: Any) -> None:
         "--max-body-bytes",
         type=int,
         default=DEFAULT_MAX_BODY_BYTES,
-        help="cap on a request body, compressed and after decompression (default: 20 MiB)",
+        help="cap on a request body, compressed and after decompression; at least 1024 (default: 20 MiB)",
     )
     spool = parser.add_mutually_exclusive_group()
     spool.add_argument(
@@ -93,11 +102,21 @@ def register(subparsers: Any) -> None:
     )
     spool.add_argument("--no-spool", action="store_true", help="keep nothing on disk (spans in memory only)")
     parser.add_argument("--base-url", default=None, help="Humanloop API base URL (default: $HUMANLOOP_BASE_URL)")
-    parser.add_argument("--path-prefix", default=None, help="prefix for Tool paths, e.g. 'agents/'")
-    parser.add_argument("--version-id", default=None, help="log to this Tool version")
-    parser.add_argument("--environment", default=None, help="log to the Tool version deployed to this environment")
     parser.add_argument(
-        "--shutdown-timeout", type=float, default=10.0, help="seconds to drain on SIGTERM before exiting"
+        "--path-prefix",
+        default=None,
+        help="prefix for Tool paths, e.g. 'agents/' (default: $OTEL_TOOL_EXPORTER_PATH_PREFIX)",
+    )
+    parser.add_argument(
+        "--version-id", default=None, help="log to this Tool version (default: $OTEL_TOOL_EXPORTER_VERSION_ID)"
+    )
+    parser.add_argument(
+        "--environment",
+        default=None,
+        help="log to the Tool version deployed to this environment (default: $OTEL_TOOL_EXPORTER_ENVIRONMENT)",
+    )
+    parser.add_argument(
+        "--shutdown-timeout", type=float, default=10.0, help="seconds to drain on SIGTERM or Ctrl-C before exiting"
     )
     parser.set_defaults(func=run_serve)
 
@@ -123,13 +142,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
     token = args.auth_token or os.environ.get(TOKEN_ENV) or None
     if token is None and not _is_loopback(args.host) and not args.allow_unauthenticated:
-        print(
-            f"otel-tool-exporter serve: refusing to listen on {args.host!r} without a token: anyone who can reach "
-            f"it could send spans. Set --auth-token (or ${TOKEN_ENV}), bind 127.0.0.1, or pass "
-            "--allow-unauthenticated if the network in front of it already restricts who connects",
-            file=sys.stderr,
+        return fail(
+            "serve",
+            f"refusing to listen on {args.host!r} without a token: anyone who can reach it could send spans. "
+            f"Set --auth-token (or ${TOKEN_ENV}), bind 127.0.0.1, or pass --allow-unauthenticated if the "
+            "network in front of it already restricts who connects",
         )
-        return 2
 
     if args.no_spool:
         spool_dir = None  # an explicit OTEL_TOOL_EXPORTER_SPOOL_DIR still applies (Settings reads it)
@@ -138,11 +156,9 @@ def run_serve(args: argparse.Namespace) -> int:
         try:
             Path(spool_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
-            print(f"otel-tool-exporter serve: cannot create spool directory {spool_dir}: {exc}", file=sys.stderr)
-            return 2
+            return fail("serve", f"cannot create spool directory {spool_dir}: {exc.strerror or exc}; check --spool-dir")
     if args.max_body_bytes < 1024:
-        print("otel-tool-exporter serve: --max-body-bytes must be at least 1024", file=sys.stderr)
-        return 2
+        return fail("serve", f"--max-body-bytes {args.max_body_bytes} is too small: it must be at least 1024")
     try:
         exporter = ToolLogExporter(
             base_url=args.base_url,
@@ -153,8 +169,7 @@ def run_serve(args: argparse.Namespace) -> int:
             shutdown_timeout=args.shutdown_timeout,
         )
     except ConfigurationError as exc:
-        print(f"otel-tool-exporter serve: {exc}", file=sys.stderr)
-        return 2
+        return fail("serve", str(exc))
     config = SidecarConfig(auth_token=token, max_body_bytes=args.max_body_bytes)
     return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout, grpc_port))
 
@@ -168,9 +183,8 @@ async def _serve(
     try:
         runner, bound = await start_site(app, host, port, shutdown_timeout=min(shutdown_timeout, 5.0))
     except OSError as exc:
-        print(f"otel-tool-exporter serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         await asyncio.to_thread(exporter.shutdown)
-        return 2
+        return fail("serve", listen_error(host, port, exc))
     grpc_server: Any = None
     if grpc_port is not None:
         from otel_tool_exporter.sidecar.grpc_server import start_grpc_server, stop_grpc_server
@@ -178,18 +192,13 @@ async def _serve(
         try:
             grpc_server = await start_grpc_server(exporter, config, host, grpc_port)
         except RuntimeError as exc:
-            print(f"otel-tool-exporter serve: cannot listen on {host}:{grpc_port} (gRPC): {exc}", file=sys.stderr)
             await runner.cleanup()
             await asyncio.to_thread(exporter.shutdown)
-            return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
-            pass
+            return fail("serve", f"cannot listen on {host}:{grpc_port} (gRPC): {exc}; choose another --grpc-port")
+    code = 0
     settings = exporter.settings
+    stopping = stop_signals()
+    await asyncio.sleep(0)  # the handlers are in place before we say we listen
     print(
         f"otel-tool-exporter serve: OTLP/HTTP on http://{host}:{bound}/v1/traces → {settings.base_url} "
         f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
@@ -198,7 +207,7 @@ async def _serve(
     if grpc_server is not None:
         print(f"otel-tool-exporter serve: OTLP/gRPC on {host}:{grpc_server[2]} (TraceService/Export)", flush=True)
     try:
-        await stop.wait()
+        code = await stopping
     finally:
         app[STATE].draining = True
         print("otel-tool-exporter serve: draining…", flush=True)
@@ -213,4 +222,4 @@ async def _serve(
             f"failed {dict(stats.get('failed') or {})}, dropped {dict(stats.get('dropped') or {})}",
             flush=True,
         )
-    return 0
+    return code

@@ -147,12 +147,11 @@ async def _cleanup(app: web.Application) -> None:
 
 
 async def _healthz(request: web.Request) -> web.Response:
+    """Liveness for anyone; the counters only with the bearer token when one is set."""
     state = request.app[STATE]
-    doc = {
-        "status": "draining" if state.draining else "ok",
-        "sidecar": state.snapshot(),
-        "exporter": state.exporter.stats(),
-    }
+    doc: dict[str, Any] = {"status": "draining" if state.draining else "ok"}
+    if state.token is None or _authorised(request, state.token):
+        doc.update(sidecar=state.snapshot(), exporter=state.exporter.stats())
     return web.json_response(doc, status=503 if state.draining else 200)
 
 

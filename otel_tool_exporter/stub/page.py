@@ -119,7 +119,8 @@ def _row_html(row: Row, trace: Trace, path_filter: str | None) -> str:
     fact_html = "".join(
         f'<span class="fact"><span class="fk">{_esc(k)}</span> <code>{_esc(v)}</code></span>' for k, v in facts if v
     )
-    fields = []
+    tool = log.get("tool")
+    fields = [_tool_html(tool)] if isinstance(tool, dict) else []
     for key in _FIELDS:
         value = log.get(key)
         if value in (None, "", {}):
@@ -135,6 +136,23 @@ def _row_html(row: Row, trace: Trace, path_filter: str | None) -> str:
         f'{summary}<div class="detail"><div class="facts">{fact_html}</div>'
         f'<div class="fields">{"".join(fields)}</div></div></details>'
     )
+
+
+def _tool_html(tool: dict[str, Any]) -> str:
+    """The Tool the Log was sent with: its name, description and parameter schema."""
+    raw = tool.get("function")
+    function: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    name = function.get("name")
+    description = function.get("description")
+    parameters = function.get("parameters")
+    parts = [f'<p class="tool-name"><code>{_esc(name)}</code></p>'] if name else []
+    if description:
+        parts.append(f'<p class="tool-desc">{_esc(description)}</p>')
+    if parameters not in (None, {}):
+        parts.append(f'<pre class="tool-schema">{_pretty(parameters)}</pre>')
+    if not parts:
+        parts.append('<p class="none">No description or schema was sent.</p>')
+    return f'<section class="field f-tool"><h4>tool</h4>{"".join(parts)}</section>'
 
 
 def _tick(total: float | None, frac: float) -> str:
@@ -222,6 +240,7 @@ def render_index(store: LogStore, *, path_filter: str | None = None, errors_only
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         "<title>Tool Logs · otel-tool-exporter stub</title>"
+        "<link rel='icon' type='image/svg+xml' href='/_static/favicon.svg'>"
         "<link rel='stylesheet' href='/_static/trace-view.css'>"
         "<script src='/_static/trace-view.js' defer></script></head><body>"
         "<header class='top'><div class='brand'><h1>Tool Logs</h1>"
@@ -259,4 +278,9 @@ async def _traces(request: web.Request) -> web.Response:
 def register_routes(app: web.Application) -> None:
     """The page's JSON endpoint and its packaged assets (the page itself is ``/``)."""
     app.router.add_get("/_stub/traces", _traces)
+    app.router.add_get("/favicon.ico", _favicon)  # asked for by browsers (and tools) whatever the page says
     app.router.add_static("/_static/", STATIC_DIR, follow_symlinks=False)
+
+
+async def _favicon(request: web.Request) -> web.Response:
+    return web.Response(body=(STATIC_DIR / "favicon.svg").read_bytes(), content_type="image/svg+xml")

@@ -134,7 +134,7 @@ class LogStore:
             row = self._db.execute("SELECT body FROM logs WHERE id = ?", (log_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def trace_ids(self, limit: int = 50) -> builtins.list[str]:
+    def trace_ids(self, limit: int = 50) -> builtins.list[str]:  # `list` is a method of this class
         with self._lock:
             rows = self._db.execute(
                 "SELECT trace_id, MAX(seq) AS last FROM logs GROUP BY trace_id ORDER BY last DESC LIMIT ?", (limit,)

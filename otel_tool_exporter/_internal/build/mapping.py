@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from otel_tool_exporter._internal.build.conventions import ToolCall, ToolSchemaHint
-from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact, json_safe
+from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
 
 if TYPE_CHECKING:
     from otel_tool_exporter._internal.build.schemas import SchemaMemory

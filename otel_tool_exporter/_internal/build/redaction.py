@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from otel_tool_exporter.models import ToolLogRequest
 from otel_tool_exporter._internal.build.values import decode_json, dumps_compact
+from otel_tool_exporter.models import ToolLogRequest
 
 __all__ = ["REDACTED", "RedactHook", "RedactHookError", "Redactor", "apply_hook"]
 

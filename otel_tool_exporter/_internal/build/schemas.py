@@ -1,4 +1,4 @@
-"""Tool descriptions, JSON Schemas and call ids learned from sibling spans .
+"""Tool descriptions, JSON Schemas and call ids learned from sibling spans.
 
 LLM/chat spans often carry the definitions of the tools offered to the model, while the tool
 span itself carries only the name. This memory keeps the latest definition per (trace, tool name)
@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from otel_tool_exporter._internal.build.conventions import ToolSchemaHint
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = [
     "DEFAULT_EXTRACTORS",
@@ -40,7 +40,8 @@ def _hint_from_definition(item: Any) -> ToolSchemaHint | None:
     """Read one OpenAI-style (or flat) tool definition."""
     if not isinstance(item, dict):
         return None
-    function: dict[str, Any] = item["function"] if isinstance(item.get("function"), dict) else item
+    nested = item.get("function")
+    function: dict[str, Any] = nested if isinstance(nested, dict) else item
     name = function.get("name")
     if not isinstance(name, str) or not name:
         return None
@@ -261,9 +262,15 @@ def requested_tool_calls(span: SpanRecord) -> list[tuple[str, Any, str]]:
 
 
 def _arguments_key(arguments: Any) -> str | None:
-    """Arguments compared by content: JSON objects canonically, call envelopes by their kwargs."""
+    """Arguments compared by content: JSON objects canonically, call envelopes by their kwargs
+    (``{"args": [], "kwargs": {...}}``, or ``{"kwargs": {...}}`` alone as LlamaIndex records it)."""
     value = decode_json(arguments)
-    if isinstance(value, Mapping) and "kwargs" in value and "args" in value and not value.get("args"):
+    if (
+        isinstance(value, Mapping)
+        and "kwargs" in value
+        and ("args" in value or len(value) == 1)
+        and not value.get("args")
+    ):
         value = value["kwargs"]
     if value is MISSING:
         return None

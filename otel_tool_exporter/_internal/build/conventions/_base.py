@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["AttrReader", "Recogniser", "ToolCall", "ToolSchemaHint", "clean_call_id", "first_attr", "json_object"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, clean_call_id
+from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
 
 __all__ = [
     "adk_result",
@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _LC_MESSAGE_KEYS = frozenset({"content", "tool_call_id", "name", "status", "type", "id", "artifact"})
+_LC_MESSAGE_EXTRA_KEYS = _LC_MESSAGE_KEYS | {"additional_kwargs", "response_metadata"}
 
 
 def decoded(value: Any) -> tuple[Any, bool]:
@@ -71,7 +72,8 @@ def _tool_message_fields(node: Any) -> Mapping[str, Any] | None:
     ):
         return kwargs
     # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"}
-    if node.get("type") == "tool" and "content" in node and set(node) <= _LC_MESSAGE_KEYS | {"additional_kwargs"}:
+    # (LangSmith's OTel mode writes this one with additional_kwargs and response_metadata)
+    if node.get("type") == "tool" and "content" in node and set(node) <= _LC_MESSAGE_EXTRA_KEYS:
         return node
     return None
 

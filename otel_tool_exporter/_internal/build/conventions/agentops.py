@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.spans import SpanRecord
 
 KIND = "agentops.span.kind"
 
@@ -20,7 +20,7 @@ KIND = "agentops.span.kind"
 class AgentOpsToolRecogniser:
     name = "agentops"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return attrs.get(KIND) == "tool"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, json_object
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.spans import SpanRecord
 
 SPAN_ATTRS = "braintrust.span_attributes"
 SPAN_TYPE = "braintrust.span_attributes.type"
@@ -32,7 +32,7 @@ def _span_attributes(attrs: Mapping[str, Any]) -> dict[str, Any]:
 class BraintrustToolRecogniser:
     name = "braintrust"
     span_names: tuple[str, ...] = ()
-    marker_keys = (SPAN_ATTRS, SPAN_TYPE)
+    marker_keys: tuple[str, ...] = (SPAN_ATTRS, SPAN_TYPE)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _span_attributes(attrs).get("type") == "tool"

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id, json_object
 from otel_tool_exporter._internal.build.conventions._envelopes import adk_result, content_blocks_text, take_decoded
+from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 OPERATION = "gen_ai.operation.name"
 TOOL_NAME = "gen_ai.tool.name"
@@ -112,8 +112,8 @@ class GenAIToolRecogniser:
 
     name = "genai"
     span_names: tuple[str, ...] = ()
-    span_name_prefixes = (SPAN_PREFIX,)
-    marker_keys = (OPERATION,)
+    span_name_prefixes: tuple[str, ...] = (SPAN_PREFIX,)
+    marker_keys: tuple[str, ...] = (OPERATION,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         operation = attrs.get(OPERATION)

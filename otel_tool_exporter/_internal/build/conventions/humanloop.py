@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.build.conventions._base import ToolCall
+from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 FILE_TYPE = "humanloop.file.type"
 FUNCTION_PREFIX = "humanloop.file.function."
@@ -51,8 +51,8 @@ def _listify(value: Any) -> Any:
 
 class HumanloopSDKRecogniser:
     name = "humanloop"
-    span_names = ("humanloop.tool",)
-    marker_keys = (FILE_TYPE,)
+    span_names: tuple[str, ...] = ("humanloop.tool",)
+    marker_keys: tuple[str, ...] = (FILE_TYPE,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return name == "humanloop.tool" or attrs.get(FILE_TYPE) == "tool"

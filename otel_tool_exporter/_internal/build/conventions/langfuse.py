@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.spans import SpanRecord
 
 TYPE = "langfuse.observation.type"
 INPUT = "langfuse.observation.input"
@@ -26,7 +26,7 @@ STATUS_MESSAGE = "langfuse.observation.status_message"
 class LangfuseToolRecogniser:
     name = "langfuse"
     span_names: tuple[str, ...] = ()
-    marker_keys = (TYPE,)
+    marker_keys: tuple[str, ...] = (TYPE,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return attrs.get(TYPE) == "tool"

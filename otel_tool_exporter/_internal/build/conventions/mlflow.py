@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import decode_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.build.values import decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 SPAN_TYPE = "mlflow.spanType"
 INPUTS = "mlflow.spanInputs"
@@ -29,7 +29,7 @@ def _is_tool(value: Any) -> bool:
 class MLflowToolRecogniser:
     name = "mlflow"
     span_names: tuple[str, ...] = ()
-    marker_keys = (SPAN_TYPE,)
+    marker_keys: tuple[str, ...] = (SPAN_TYPE,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _is_tool(attrs.get(SPAN_TYPE))

@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
-from otel_tool_exporter._internal.build.conventions._envelopes import decoded, langchain_tool_message, strip_call_envelope
+from otel_tool_exporter._internal.build.conventions._envelopes import (
+    decoded,
+    langchain_tool_message,
+    strip_call_envelope,
+)
+from otel_tool_exporter._internal.build.values import MISSING, decode_json
+from otel_tool_exporter._internal.spans import SpanRecord
 
 KIND = "openinference.span.kind"
 TOOL_NAME = "tool.name"
@@ -86,7 +90,7 @@ def tool_schema(raw: Any) -> dict[str, Any] | None:
 class OpenInferenceToolRecogniser:
     name = "openinference"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return _is_kind_tool(attrs.get(KIND))
@@ -123,6 +127,8 @@ class OpenInferenceToolRecogniser:
             schema = tool_schema(attrs[PARAMETERS])
             if schema is not None:  # an unusable one stays in metadata, never sent as a schema
                 reader.mark(PARAMETERS)
+            elif arguments is not MISSING and decode_json(attrs[PARAMETERS]) == arguments:
+                reader.mark(PARAMETERS)  # Agno writes the call's arguments here: already the inputs
         call_id = clean_call_id(reader.take(*CALL_ID_KEYS)) or envelope_call_id
         return ToolCall(
             name=name,

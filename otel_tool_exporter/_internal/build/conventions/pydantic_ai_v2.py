@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.spans import SpanRecord
 
 SPAN_NAME = "running tool"
 ARGUMENTS = "tool_arguments"
@@ -22,7 +22,7 @@ _MSG_PREFIX = "running tool: "
 
 class PydanticAIV2Recogniser:
     name = "pydantic_ai_v2"
-    span_names = (SPAN_NAME,)
+    span_names: tuple[str, ...] = (SPAN_NAME,)
     marker_keys: tuple[str, ...] = ()
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall
 from otel_tool_exporter._internal.build.conventions.agentops import AgentOpsToolRecogniser
 from otel_tool_exporter._internal.build.conventions.braintrust import BraintrustToolRecogniser
 from otel_tool_exporter._internal.build.conventions.genai import GenAIToolRecogniser
+from otel_tool_exporter._internal.build.conventions.haystack import HaystackToolRecogniser
 from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
 from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
 from otel_tool_exporter._internal.build.conventions.langsmith import LangSmithToolRecogniser
@@ -18,6 +18,7 @@ from otel_tool_exporter._internal.build.conventions.openinference import OpenInf
 from otel_tool_exporter._internal.build.conventions.pydantic_ai_v2 import PydanticAIV2Recogniser
 from otel_tool_exporter._internal.build.conventions.traceloop import TraceloopToolRecogniser
 from otel_tool_exporter._internal.build.conventions.vercel import VercelToolRecogniser
+from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["ConventionRegistry", "default_recognisers"]
 
@@ -37,8 +38,8 @@ def default_recognisers() -> list[Recogniser]:
        ``gen_ai.tool.call.*`` values are LangChain callback envelopes;
     4. LangSmith OTel mode (``langsmith.span.kind``): may carry ``gen_ai.*`` keys too;
     5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
-       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust: disjoint markers;
-    11. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
+       7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust, 11. Haystack: disjoint markers;
+    12. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
 
     A recogniser that declines a span (returns ``None``) passes it on to the next candidate.
     """
@@ -53,6 +54,7 @@ def default_recognisers() -> list[Recogniser]:
         MLflowToolRecogniser(),
         AgentOpsToolRecogniser(),
         BraintrustToolRecogniser(),
+        HaystackToolRecogniser(),
         GenAIToolRecogniser(),
     ]
 

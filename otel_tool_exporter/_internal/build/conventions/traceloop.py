@@ -19,10 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
-from otel_tool_exporter._internal.build.values import MISSING
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
-from otel_tool_exporter._internal.build.conventions._envelopes import decoded, langchain_callback_input, langchain_tool_message
+from otel_tool_exporter._internal.build.conventions._envelopes import (
+    decoded,
+    langchain_callback_input,
+    langchain_tool_message,
+)
+from otel_tool_exporter._internal.build.values import MISSING
+from otel_tool_exporter._internal.spans import SpanRecord
 
 KIND = "traceloop.span.kind"
 ENTITY_NAME = "traceloop.entity.name"
@@ -52,7 +56,7 @@ def _read_pair(reader: AttrReader, primary: str, mirror: str) -> tuple[Any, bool
 class TraceloopToolRecogniser:
     name = "traceloop"
     span_names: tuple[str, ...] = ()
-    marker_keys = (KIND,)
+    marker_keys: tuple[str, ...] = (KIND,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return attrs.get(KIND) == "tool"

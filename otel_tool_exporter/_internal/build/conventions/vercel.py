@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
 from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.spans import SpanRecord
 
 SPAN_NAME = "ai.toolCall"
 OPERATION_ID = "ai.operationId"
@@ -21,8 +21,8 @@ OPERATION_ID = "ai.operationId"
 
 class VercelToolRecogniser:
     name = "vercel"
-    span_names = (SPAN_NAME,)
-    marker_keys = (OPERATION_ID,)
+    span_names: tuple[str, ...] = (SPAN_NAME,)
+    marker_keys: tuple[str, ...] = (OPERATION_ID,)
 
     def matches_at_start(self, name: str, attrs: Mapping[str, Any]) -> bool:
         return name == SPAN_NAME or attrs.get(OPERATION_ID) == SPAN_NAME
