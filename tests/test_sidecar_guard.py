@@ -151,3 +151,14 @@ def test_a_flood_of_malformed_requests_is_one_log_line_without_tracebacks(
     # at most one notice a minute (none if an earlier test already used this minute's), no tracebacks
     assert len(lines) <= 1, [r.getMessage() for r in lines]
     assert all("malformed HTTP request" in r.getMessage() and r.exc_info is None for r in lines)
+
+
+def test_embedding_refuses_a_non_loopback_address_without_a_token_too(stub: StubServer) -> None:
+    from .conftest import make_exporter
+
+    exporter = make_exporter(stub)
+    try:
+        with pytest.raises(ValueError, match="allow_unauthenticated"):
+            SidecarServer(exporter, SidecarConfig(), host="0.0.0.0").start()
+    finally:
+        exporter.shutdown()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -44,15 +43,6 @@ def default_spool_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     return base / "otel-tool-exporter" / "spool"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.strip("[]") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def register(subparsers: Any) -> None:
@@ -138,16 +128,14 @@ def run_serve(args: argparse.Namespace) -> int:
             return 2
     from otel_tool_exporter.exporter import ToolLogExporter
     from otel_tool_exporter.settings import ConfigurationError
+    from otel_tool_exporter.sidecar.guard import check_exposure
     from otel_tool_exporter.sidecar.server import SidecarConfig
 
     token = args.auth_token or os.environ.get(TOKEN_ENV) or None
-    if token is None and not _is_loopback(args.host) and not args.allow_unauthenticated:
-        return fail(
-            "serve",
-            f"refusing to listen on {args.host!r} without a token: anyone who can reach it could send spans. "
-            f"Set --auth-token (or ${TOKEN_ENV}), bind 127.0.0.1, or pass --allow-unauthenticated if the "
-            "network in front of it already restricts who connects",
-        )
+    try:
+        check_exposure(args.host, token, args.allow_unauthenticated)
+    except ValueError as exc:
+        return fail("serve", str(exc))
 
     if args.no_spool:
         spool_dir = None  # an explicit OTEL_TOOL_EXPORTER_SPOOL_DIR still applies (Settings reads it)
@@ -170,7 +158,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     except ConfigurationError as exc:
         return fail("serve", str(exc))
-    config = SidecarConfig(auth_token=token, max_body_bytes=args.max_body_bytes)
+    config = SidecarConfig(
+        auth_token=token, max_body_bytes=args.max_body_bytes, allow_unauthenticated=args.allow_unauthenticated
+    )
     return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout, grpc_port))
 
 

@@ -55,7 +55,7 @@ from otel_tool_exporter._internal.spans.otlp import (
     encode_response,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
-from otel_tool_exporter.sidecar.guard import acquire_within
+from otel_tool_exporter.sidecar.guard import acquire_within, check_exposure
 from otel_tool_exporter.sidecar.server import SidecarConfig, bearer_matches
 
 __all__ = [
@@ -215,6 +215,7 @@ async def start_grpc_server(
     Raises ``RuntimeError`` when the address cannot be bound.
     """
     receiver = GrpcReceiver(exporter, config)
+    check_exposure(host, receiver.config.auth_token, receiver.config.allow_unauthenticated)
     cap = receiver.config.max_body_bytes
     server = grpc.aio.server(
         options=[

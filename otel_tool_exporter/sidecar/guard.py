@@ -17,6 +17,7 @@ and aiohttp's protocol factory:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,15 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["HTTP_LOGGER", "ConnectionGuard", "GuardedSite", "acquire_within", "mark_served"]
+__all__ = [
+    "HTTP_LOGGER",
+    "ConnectionGuard",
+    "GuardedSite",
+    "acquire_within",
+    "check_exposure",
+    "is_loopback_host",
+    "mark_served",
+]
 
 logger = logging.getLogger("otel_tool_exporter.sidecar")
 
@@ -196,3 +205,24 @@ async def acquire_within(slots: asyncio.Semaphore, timeout: float) -> bool:
     except asyncio.TimeoutError:
         return False
     return True
+
+
+def is_loopback_host(host: str) -> bool:
+    """``host`` (a name or an address, IPv6 with or without brackets) only reaches this machine."""
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, token: str | None, allow_unauthenticated: bool) -> None:
+    """Refuse (``ValueError``) to listen beyond loopback with no token, unless explicitly allowed."""
+    if token is None and not allow_unauthenticated and not is_loopback_host(host):
+        raise ValueError(
+            f"refusing to listen on {host!r} without a token: anyone who can reach it could send spans. Set "
+            "--auth-token (or $OTEL_TOOL_EXPORTER_AUTH_TOKEN), bind 127.0.0.1, or pass --allow-unauthenticated "
+            "(SidecarConfig(allow_unauthenticated=True)) if the network in front of it already restricts who connects"
+        )

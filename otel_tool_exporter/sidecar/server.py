@@ -38,6 +38,7 @@ from otel_tool_exporter.sidecar.guard import (
     ConnectionGuard,
     GuardedSite,
     acquire_within,
+    check_exposure,
     mark_served,
 )
 
@@ -77,6 +78,7 @@ class SidecarConfig:
     max_connections: int = 512  # open connections; more are answered 503 (also kept below the file limit)
     idle_timeout: float = 30.0  # seconds a kept-alive connection may wait for its next request
     slot_timeout: float = 5.0  # seconds a request waits for a decoding slot before it is answered 503
+    allow_unauthenticated: bool = False  # listen beyond loopback without auth_token (refused otherwise)
 
     def __repr__(self) -> str:  # never show the token
         return (
@@ -259,6 +261,7 @@ async def start_site(
     ``auto_decompress=False``: aiohttp would otherwise inflate gzip bodies itself, before our cap.
     """
     state = app[STATE]
+    check_exposure(host, state.config.auth_token, state.config.allow_unauthenticated)
     runner = web.AppRunner(
         app,
         access_log=None,
