@@ -262,6 +262,12 @@ def is_loopback_url(url: str) -> bool:
         host = urlsplit(url).hostname or ""
     except ValueError:
         return False
+    return is_loopback_host(host)
+
+
+def is_loopback_host(host: str) -> bool:
+    """``host`` (a name or an address, IPv6 with or without brackets) only reaches this machine."""
+    host = host.strip().strip("[]")
     if host == "localhost":
         return True
     try:

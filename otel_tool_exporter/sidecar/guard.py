@@ -17,7 +17,6 @@ and aiohttp's protocol factory:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -25,13 +24,14 @@ from typing import Any
 
 from aiohttp import web
 
+from otel_tool_exporter.settings import is_loopback_host
+
 __all__ = [
     "HTTP_LOGGER",
     "ConnectionGuard",
     "GuardedSite",
     "acquire_within",
     "check_exposure",
-    "is_loopback_host",
     "mark_served",
 ]
 
@@ -205,17 +205,6 @@ async def acquire_within(slots: asyncio.Semaphore, timeout: float) -> bool:
     except asyncio.TimeoutError:
         return False
     return True
-
-
-def is_loopback_host(host: str) -> bool:
-    """``host`` (a name or an address, IPv6 with or without brackets) only reaches this machine."""
-    host = host.strip().strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, token: str | None, allow_unauthenticated: bool) -> None:
