@@ -531,6 +531,7 @@ def test_a_dropped_kept_alive_connection_is_retried_without_a_duplicate(kind: st
     """The server drops a kept-alive connection just as the next request arrives on it (the
     close raced the request): that request created nothing, so sending it again is safe."""
     created: list[int] = []
+    dropped: list[int] = []
 
     async def flaky(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         served = 0
@@ -538,6 +539,7 @@ def test_a_dropped_kept_alive_connection_is_retried_without_a_duplicate(kind: st
             await read_request(reader)
             served += 1
             if served == 2:
+                dropped.append(1)
                 return  # closed without an answer: nothing was created
             created.append(len(created) + 1)
             answer = dict(OK, id=f"log_{len(created)}")
@@ -557,6 +559,7 @@ def test_a_dropped_kept_alive_connection_is_retried_without_a_duplicate(kind: st
     ids = run(go())
     assert ids == ["log_1", "log_2", "log_3"]
     assert created == [1, 2, 3], "every Log created exactly once"
+    assert dropped, "the kept-alive connection was reused (and dropped) at least once"
 
 
 # ---------------------------------------------------------------------------- no key in logs
