@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--no-exit-hook", action="store_true", help="TracerProvider(shutdown_on_exit=False)")
     parser.add_argument("--batch", action="store_true", help="BatchSpanProcessor instead of ToolSpanProcessor")
     parser.add_argument("--prefix", default="p")
+    parser.add_argument("--linger", type=float, default=0.0, help="with --no-shutdown: stay alive this long")
     args = parser.parse_args()
 
     settings = {"base_url": args.base_url, "api_key": "k"}
@@ -59,6 +60,7 @@ def main() -> int:
                 pass
     print("ended", flush=True)
     if args.no_shutdown:
+        time.sleep(args.linger)  # a test kills it meanwhile
         return 0
     if args.replay_only:
         deadline = time.monotonic() + 60

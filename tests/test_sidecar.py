@@ -375,36 +375,52 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], deadline: float = 20.0)
     raise AssertionError("serve did not become healthy")
 
 
-def test_serve_command_delivers_and_drains_on_sigterm(stub: StubServer, tmp_path: Path) -> None:
-    """``otel-tool-exporter serve`` as a user runs it; a child still waiting at SIGTERM is sent unresolved."""
+def test_serve_command_delivers_drains_on_sigterm_and_a_restart_keeps_nesting(stub: StubServer, tmp_path: Path) -> None:
+    """``otel-tool-exporter serve`` as a user runs it. A child still waiting for its parent at
+    SIGTERM stays in the spool; the next ``serve`` on that spool nests it once the parent comes."""
     port = _free_port()
     env = {**os.environ, "HUMANLOOP_API_KEY": "test-key", "OTEL_TOOL_EXPORTER_AUTH_TOKEN": "s3cret"}
     cmd = [sys.executable, "-m", "otel_tool_exporter.cli", "serve", "--port", str(port), "--base-url", stub.base_url]
     cmd += ["--spool-dir", str(tmp_path / "spool"), "--path-prefix", "svc/"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        spans = record_demo_spans()
-        research = next(s for s in spans if s.name == "execute_tool research")
-        without_research = [s for s in spans if s is not research]
-        assert OTLPSpanExporter(endpoint=f"{url}/v1/traces").export(spans[:1]) is SpanExportResult.FAILURE  # no token
-        otlp = OTLPSpanExporter(endpoint=f"{url}/v1/traces", headers={"Authorization": "Bearer s3cret"})
-        assert otlp.export(without_research) is SpanExportResult.SUCCESS
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err
-    assert "draining" in out and "stopped" in out
-    assert (tmp_path / "spool").is_dir()
+    spans = record_demo_spans()
+    research = next(s for s in spans if s.name == "execute_tool research")
+    without_research = [s for s in spans if s is not research]
+
+    def run(batch: list[Any], *, check_auth: bool = False) -> tuple[str, str]:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_healthy(url, proc)
+            if check_auth:  # no token, no entry
+                assert OTLPSpanExporter(endpoint=f"{url}/v1/traces").export(spans[:1]) is SpanExportResult.FAILURE
+            otlp = OTLPSpanExporter(endpoint=f"{url}/v1/traces", headers={"Authorization": "Bearer s3cret"})
+            assert otlp.export(batch) is SpanExportResult.SUCCESS
+            if not check_auth:
+                deadline = time.monotonic() + 10
+                while "svc/search_web" not in logs_by_path(stub) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 0, err
+        assert "draining" in out and "stopped" in out
+        assert "spool on (" in out
+        assert "s3cret" not in out + err
+        return out, err
+
+    run(without_research, check_auth=True)
     by_path = logs_by_path(stub)
-    assert set(by_path) == {f"svc/{t}" for t in DEMO_TOOLS - {"research"}}
-    unresolved = by_path["svc/search_web"][0]["metadata"]["otel"]["unresolved_parent"]
-    assert unresolved["reason"] == "shutdown"
-    assert "s3cret" not in out + err
+    assert set(by_path) == {f"svc/{t}" for t in DEMO_TOOLS - {"research", "search_web"}}, "search_web waits on disk"
+
+    run([research])  # the parent arrives at the next process
+    by_path = logs_by_path(stub)
+    assert set(by_path) == {f"svc/{t}" for t in DEMO_TOOLS}
+    child, parent = by_path["svc/search_web"][0], by_path["svc/research"][0]
+    assert child["trace_parent_id"] == parent["id"]
+    assert "unresolved_parent" not in child["metadata"]["otel"]
 
 
 def test_serve_reports_bad_configuration_clearly(tmp_path: Path) -> None:
@@ -451,7 +467,7 @@ def test_healthz_without_the_token_answers_status_only(stub: StubServer) -> None
         allowed = httpx.get(f"{sidecar.url}/healthz", headers={"Authorization": "Bearer s3cret"}, timeout=5)
     assert anonymous.status_code == wrong.status_code == allowed.status_code == 200
     assert anonymous.json() == wrong.json() == {"status": "ok"}
-    assert set(allowed.json()) == {"status", "sidecar", "exporter"}
+    assert set(allowed.json()) == {"status", "spool", "sidecar", "exporter"}
     assert set(allowed.json()["sidecar"]) == {
         "responses",
         "requests_by_format",

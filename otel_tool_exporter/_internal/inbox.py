@@ -15,11 +15,21 @@ from typing import Any
 
 from otel_tool_exporter._internal.stats import Stats
 
-__all__ = ["FlushMarker", "Inbox"]
+__all__ = ["DurableMarker", "FlushMarker", "Inbox"]
 
 
 class FlushMarker:
     """Put in the queue of ends by ``force_flush``: resolved once everything before it is done."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+
+class DurableMarker:
+    """Follows a batch of spans that must be on disk before the hand-off returns (the sidecar
+    answers 200 only then): resolved once the loop has processed and committed them."""
 
     __slots__ = ("future",)
 
@@ -70,6 +80,17 @@ class Inbox:
     def has_room(self, n: int = 1) -> bool:
         """Whether ``n`` more spans fit now (the sidecar answers 503 when not)."""
         return len(self.ends) + n <= self.cap
+
+    def offer_durable(self, spans: list[Any]) -> concurrent.futures.Future[bool]:
+        """Hand in ``spans`` (the caller checked :meth:`has_room`); the future resolves once they
+        are on disk (True), or in memory only because the spool failed (False)."""
+        for span in spans:
+            self.offer_end(span)
+        marker = DurableMarker()
+        self.flushes_asked += 1  # urgent: no holding back for a burst while a sender waits
+        self.ends.append(marker)
+        self.wake()
+        return marker.future
 
     def offer_flush(self) -> FlushMarker:
         marker = FlushMarker()

@@ -27,9 +27,9 @@ from otel_tool_exporter._internal.delivery.dispatch import Dispatch
 from otel_tool_exporter._internal.delivery.outcomes import Logged, Outgoing, Sender
 from otel_tool_exporter._internal.delivery.spool import Spool
 from otel_tool_exporter._internal.finalise import finalise
-from otel_tool_exporter._internal.inbox import FlushMarker, Inbox
+from otel_tool_exporter._internal.inbox import DurableMarker, FlushMarker, Inbox
 from otel_tool_exporter._internal.ordering import OrderingEngine, Pending, Reason, Release
-from otel_tool_exporter._internal.spans import SpanRecord, format_span_id
+from otel_tool_exporter._internal.spans import SpanRecord, format_span_id, format_trace_id
 from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end
 from otel_tool_exporter._internal.stats import Stats
 from otel_tool_exporter.models import ToolLogRequest
@@ -67,7 +67,7 @@ class DeliveryLoop:
         stats: Stats,
         sender: Sender,
         *,
-        spool_factory: Callable[[], Spool | None] = lambda: None,
+        spool: Spool | None = None,
         ancestry_from_start: bool = False,
         burst: BurstPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -79,7 +79,7 @@ class DeliveryLoop:
         self.sender = sender
         self.burst = burst or BurstPolicy()
         self._clock = clock
-        self._spool_factory = spool_factory
+        self.spool = spool
         self.engine = OrderingEngine(
             classify_open=self._judge_open,
             max_parent_wait=settings.max_parent_wait,
@@ -89,14 +89,15 @@ class DeliveryLoop:
             ancestry_from_start=ancestry_from_start,
             now=clock(),
         )
-        self.spool: Spool | None = None
         self.dispatch: Dispatch | None = None
         self._seq = itertools.count(1)
         self._flushes: list[tuple[int, FlushMarker]] = []
+        self._durable: list[DurableMarker] = []
         self._flushes_reached = 0
         self._timer: asyncio.TimerHandle | None = None
         self._wakeup: asyncio.Event | None = None
         self._logged_messages: set[str] = set()
+        self.kept_waiting = 0  # children left waiting in the spool at shutdown
 
     def _judge_open(self, span: Any) -> tuple[bool | None, str | None]:
         return self.builder.judge_open(span.name, attributes_of(span))
@@ -104,7 +105,6 @@ class DeliveryLoop:
     # ================================================================= the loop
     async def run(self, wakeup: asyncio.Event) -> None:
         self._wakeup = wakeup
-        self.spool = self._spool_factory()
         dispatch = self.dispatch = Dispatch(
             self.sender,
             max_queue=self.settings.max_queue,
@@ -135,7 +135,8 @@ class DeliveryLoop:
                     await dispatch.wait_for_room()  # send what is built before building more
                     continue
                 self.engine.tick(self._clock())
-                self._take(BATCH if dispatch.active else IDLE_BATCH)
+                # with a spool, building is what puts spans on disk: no short turns then
+                self._take(BATCH if dispatch.active and self.spool is None else IDLE_BATCH)
                 self.engine.tick(self._clock())  # back within the memory bound after the batch
                 self._after_turn()
                 await asyncio.sleep(0)
@@ -191,11 +192,16 @@ class DeliveryLoop:
             self._flushes_reached += 1
             self._flushes.append((next(self._seq), item))
             return
+        if type(item) is DurableMarker:
+            self._flushes_reached += 1
+            self._durable.append(item)
+            return
         read = read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
         if read is None:
             return  # not sampled: not exported
         if type(read) is OrdinaryEnd:
             self.stats.received += 1
+            self._link(read.trace_id, read.span_id, read.parent_span_id, read.explicit_parent)
             self._release(
                 self.engine.ended(read.trace_id, read.span_id, read.parent_span_id, explicit=read.explicit_parent)
             )
@@ -215,6 +221,7 @@ class DeliveryLoop:
                 stats.drop(built.dropped)
                 if built.detail:
                     self.log_once(f"hook:{built.detail}", "redact hook raised %s: Log dropped", built.detail)
+            self._link(span.trace_id, span.span_id, span.parent_span_id, built.explicit_parent)
             self._release(
                 engine.ended(
                     span.trace_id,
@@ -238,22 +245,30 @@ class DeliveryLoop:
         )
         self._release(engine.submit(pending))
 
+    def _link(self, trace_id: int, span_id: int, parent: int | None, explicit: str | None) -> None:
+        """With a spool, a span that is no Log is remembered on disk as a link in its trace, so
+        children that nest through it still do after a restart."""
+        if self.spool is not None:
+            self.spool.link(
+                format_trace_id(trace_id),
+                format_span_id(span_id),
+                None if parent is None else format_span_id(parent),
+                explicit,
+            )
+
     def _write_ahead(self, span: SpanRecord, draft: LogDraft) -> int | None:
-        """With a spool, the built Log goes on disk before anything else happens to it."""
+        """With a spool, the built Log goes on disk before anything else happens to it (None:
+        no spool, or the write failed — said by the spool — and the Log lives in memory)."""
         if self.spool is None:
             return None
-        try:
-            row = self.spool.add(
-                span.trace_id_hex,
-                span.span_id_hex,
-                draft.request.to_json_bytes(),
-                parent_span_id=span.parent_span_id_hex,
-                version_id=draft.version_id,
-                environment=draft.environment,
-            )
-        except Exception:
-            logger.exception("otel_tool_exporter: spool write failed; this Log is held in memory only")
-            return None
+        row = self.spool.add(
+            span.trace_id_hex,
+            span.span_id_hex,
+            draft.request.to_json_bytes(),
+            parent_span_id=span.parent_span_id_hex,
+            version_id=draft.version_id,
+            environment=draft.environment,
+        )
         assert self.dispatch is not None
         self.dispatch.touch_spool()
         return row
@@ -315,15 +330,27 @@ class DeliveryLoop:
             self._release(self.engine.expire(self._clock()))
 
     def _after_turn(self) -> None:
-        """Spool the waits begun this turn, and answer the flushes that are done."""
+        """Spool the waits begun and the traces forgotten this turn, commit, and answer the
+        hand-offs waiting for the disk and the flushes that are done."""
+        evicted = self.engine.take_evicted()
+        if evicted and self.spool is not None:
+            self.spool.forget_traces([format_trace_id(trace_id) for trace_id in evicted])
         waits = self.engine.take_waits()
         if waits and self.spool is not None:
             assert self.dispatch is not None
             for item, span_id in waits:
                 row = item.payload.row
                 if row is not None:
-                    self.spool.waiting(row, format_span_id(span_id))
+                    self.spool.waiting(row, format_span_id(span_id), item.deadline - item.arrived)
             self.dispatch.touch_spool()
+        if self._durable:
+            assert self.dispatch is not None
+            self.dispatch.commit()  # everything handed in before each marker is processed: make it durable
+            on_disk = self.spool is not None and self.spool.healthy
+            for marker in self._durable:
+                if not marker.future.done():
+                    marker.future.set_result(on_disk)
+            self._durable.clear()
         if self._flushes:
             self._answer_flushes()
 
@@ -368,13 +395,21 @@ class DeliveryLoop:
         if not rows:
             return
         engine = self.engine
-        for trace_hex, span_hex, log_id in spool.log_ids({r.trace_id for r in rows}):
+        traces = {r.trace_id for r in rows}
+        for trace_hex, span_hex, log_id in spool.log_ids(traces):
             self._release(engine.remember_log(int(trace_hex, 16), int(span_hex, 16), log_id))
+        for trace_hex, span_hex, parent_hex, explicit in spool.links_for(traces):
+            engine.ended(
+                int(trace_hex, 16), int(span_hex, 16), int(parent_hex, 16) if parent_hex else None, explicit=explicit
+            )
         now = engine.now
+        max_wait = self.settings.max_parent_wait
         items = []
         for index, row in enumerate(rows):
             parent = row.waiting_on or row.parent_span_id
             draft = LogDraft(ToolLogRequest.model_validate_json(row.body), row.version_id, row.environment, None)
+            # a child that was waiting goes on waiting for what was left of its wait, not anew
+            left = max_wait if row.wait_left is None else max(0.0, min(row.wait_left, max_wait))
             items.append(
                 Pending(
                     int(row.trace_id, 16),
@@ -383,7 +418,7 @@ class DeliveryLoop:
                     None,
                     _Entry(draft, row.row, row.body if row.ready else None),
                     -len(rows) + index,
-                    now,
+                    now - (max_wait - left),
                     replayed=True,
                 )
             )
@@ -395,7 +430,23 @@ class DeliveryLoop:
         """Shutdown: waiting children go unresolved, requests in flight get until ``deadline``
         (loop time) to finish, the rest is cancelled (kept in the spool when there is one)."""
         self._read_outcomes()
-        self._release(self.engine.release_all(Reason.SHUTDOWN))
+        self._after_turn()
+        spool = self.spool
+        if spool is not None and spool.healthy:
+            # children still waiting stay on disk, with what is left of their wait: after a restart
+            # they nest under their parent's Log as soon as it exists
+            now = self._clock()
+            kept = []
+            for item in list(self.engine.waiting_items()):
+                row = item.payload.row
+                if row is not None and item.waiting_on is not None:
+                    spool.waiting(row, format_span_id(item.waiting_on), max(0.0, item.deadline - now))
+                    kept.append(item)
+            self.kept_waiting = len(kept)
+            unsaved = [r for r in self.engine.release_all(Reason.SHUTDOWN) if r.item.payload.row is None]
+            self._release(unsaved)
+        else:
+            self._release(self.engine.release_all(Reason.SHUTDOWN))
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
             self.dispatch.commit()  # the spool itself is closed with the runtime, after the last task

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import logging
 import os
 import time
 import weakref
@@ -25,6 +26,7 @@ from otel_tool_exporter._internal.delivery.push import HttpPush
 from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
 from otel_tool_exporter._internal.delivery.shrink import ShrinkOn413
 from otel_tool_exporter._internal.delivery.spool import Spool
+from otel_tool_exporter._internal.delivery.spool import reason as spool_reason
 from otel_tool_exporter._internal.delivery.timeout import TimeoutLayer
 from otel_tool_exporter._internal.delivery.transports import Transport, transport_for
 from otel_tool_exporter._internal.inbox import FlushMarker, Inbox
@@ -37,6 +39,8 @@ from otel_tool_exporter.settings import Settings
 __all__ = ["Pipeline", "pipeline_of"]
 
 _FORK_LEFTOVERS: list[Any] = []
+
+logger = logging.getLogger("otel_tool_exporter")
 
 
 class Pipeline:
@@ -91,24 +95,36 @@ class Pipeline:
             self.builder,
             self.stats,
             sender,
-            spool_factory=self._open_spool,
+            spool=self._open_spool(),  # on this thread: the banner and stats() know at once
             ancestry_from_start=self.ancestry_from_start,
         )
         self.runtime = Runtime(self.loop.run, self._cleanup)
         self.inbox.wake = self.runtime.wake
 
     def _open_spool(self) -> Spool | None:
+        self._spool_failure: str | None = None
         if not self.settings.spool_dir:
             return None
         try:
             return Spool(self.settings.spool_dir, logmap_ttl=max(self.settings.trace_ttl, 7 * 24 * 3600))
-        except Exception:
-            import logging
-
-            logging.getLogger("otel_tool_exporter").exception(
-                "otel_tool_exporter: cannot open the spool in %s; continuing without it", self.settings.spool_dir
+        except Exception as exc:
+            self._spool_failure = f"failed: {spool_reason(exc)}"
+            logger.warning(
+                "otel_tool_exporter: cannot use the spool in %s (%s); going on without it: Logs live in memory only",
+                self.settings.spool_dir,
+                spool_reason(exc),
             )
             return None
+
+    @property
+    def spool_state(self) -> str:
+        """``on``, ``off`` or ``failed: <reason>``: whether what is accepted is on disk."""
+        if not self.settings.spool_dir:
+            return "off"
+        spool = self.loop.spool
+        if spool is not None:
+            return spool.state
+        return self._spool_failure or "off"
 
     async def _cleanup(self) -> None:
         try:
@@ -172,6 +188,7 @@ class Pipeline:
             queue_depth=len(self.inbox.ends),
             **self.loop.gauges(),
             concurrency_limit=self.limiter.limit,
+            spool=self.spool_state,
         )
 
 

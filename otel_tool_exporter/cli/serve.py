@@ -191,7 +191,7 @@ async def _serve(
     await asyncio.sleep(0)  # the handlers are in place before we say we listen
     print(
         f"otel-tool-exporter serve: OTLP/HTTP on http://{host}:{bound}/v1/traces → {settings.base_url} "
-        f"(auth {'on' if config.auth_token else 'off'}, spool {settings.spool_dir or 'off'})",
+        f"(auth {'on' if config.auth_token else 'off'}, spool {_spool_banner(exporter)})",
         flush=True,
     )
     if grpc_server is not None:
@@ -213,3 +213,16 @@ async def _serve(
             flush=True,
         )
     return code
+
+
+def _spool_banner(exporter: Any) -> str:
+    """``on (<dir>)``, ``off``, or ``failed: <reason> (<dir>): accepted spans are held in memory only``."""
+    from otel_tool_exporter._internal.pipeline import pipeline_of
+
+    state = pipeline_of(exporter).spool_state
+    where = exporter.settings.spool_dir
+    if state == "on":
+        return f"on ({where})"
+    if state == "off":
+        return "off"
+    return f"{state} ({where}): accepted spans are held in memory only"

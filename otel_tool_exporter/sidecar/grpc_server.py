@@ -56,6 +56,7 @@ from otel_tool_exporter._internal.spans.otlp import (
 )
 from otel_tool_exporter.exporter import ToolLogExporter
 from otel_tool_exporter.sidecar.guard import acquire_within, check_exposure
+from otel_tool_exporter.sidecar.handoff import hand_in
 from otel_tool_exporter.sidecar.server import SidecarConfig, bearer_matches
 
 __all__ = [
@@ -190,9 +191,8 @@ class GrpcReceiver:
             await self._fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED, message)
         if self.draining or not inbox.has_room(len(spans)):
             await self._busy(context)
-        submit = inbox.offer_end
-        for span in spans:
-            submit(span)
+        if not await hand_in(self.exporter, spans):
+            await self._busy(context)
         self.spans_accepted += len(spans)
         if result.rejected:
             self.spans_rejected += result.rejected_count

@@ -41,6 +41,7 @@ from otel_tool_exporter.sidecar.guard import (
     check_exposure,
     mark_served,
 )
+from otel_tool_exporter.sidecar.handoff import hand_in
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
 
@@ -153,6 +154,7 @@ async def _healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
     doc: dict[str, Any] = {"status": "draining" if state.draining else "ok"}
     if state.token is None or _authorised(request, state.token):
+        doc["spool"] = pipeline_of(state.exporter).spool_state  # "on", "off" or "failed: <reason>"
         doc.update(sidecar=state.snapshot(), exporter=state.exporter.stats())
     return web.json_response(doc, status=503 if state.draining else 200)
 
@@ -236,9 +238,9 @@ async def _export(request: web.Request) -> web.Response:
         return _reply(state, 413, _RESOURCE_EXHAUSTED, message, fmt)
     if state.draining or not inbox.has_room(len(spans)):
         return _busy(state, fmt)
-    submit = inbox.offer_end
-    for span in spans:
-        submit(span)
+    if not await hand_in(state.exporter, spans):
+        message = "the spans were not written to the spool in time, retry later"
+        return _reply(state, 503, _UNAVAILABLE, message, fmt, **{"Retry-After": str(state.config.retry_after)})
     state.spans_accepted += len(spans)
     if result.rejected:
         state.spans_rejected += result.rejected_count

@@ -90,10 +90,7 @@ class Dispatch:
     def commit(self) -> None:
         self._commit_scheduled = False
         if self.spool is not None:
-            try:
-                self.spool.commit()
-            except Exception:
-                logger.exception("otel_tool_exporter: spool commit failed")
+            self.spool.commit()  # a failure is said by the spool, once; delivery goes on from memory
 
     # ------------------------------------------------------------------ sending
     def submit(self, log: Outgoing) -> None:
@@ -102,7 +99,7 @@ class Dispatch:
             self.spool.ready(log.row, log.body)
             self.touch_spool()
         if len(self.active) >= self.max_queue and not self.closing:
-            if self.spool is not None and log.row is not None:
+            if self._may_park(log):
                 self._park(log)
                 return
             self.stats.drop("backlog_full")
@@ -156,7 +153,8 @@ class Dispatch:
         self._done(log, outcome)
 
     def _may_park(self, log: Outgoing) -> bool:
-        return self.spool is not None and log.row is not None and not self.closing
+        """Only a request whose row is on disk, in a spool that works, may leave memory."""
+        return self.spool is not None and self.spool.healthy and log.row is not None and not self.closing
 
     def _discard(self, log: Outgoing) -> None:
         if self.spool is not None and log.row is not None:
@@ -197,7 +195,12 @@ class Dispatch:
                 self._schedule_unpark(self.park_delay)
             return
         batch = [self.parked.popleft() for _ in range(min(room, len(self.parked)))]
-        bodies = {row.row: row.body for row in self.spool.rows(rows=[log.row for log in batch if log.row is not None])}
+        rows = [log.row for log in batch if log.row is not None]
+        bodies = {row.row: row.body for row in self.spool.rows(rows=rows)}
+        if not self.spool.healthy:  # the bodies could not be read back: they stay parked, for later
+            self.parked.extendleft(reversed(batch))
+            self._schedule_unpark(self.park_delay)
+            return
         for log in batch:
             body = bodies.get(log.row if log.row is not None else -1)
             if body is None:

@@ -28,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: one process per spool directory
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Spool", "SpoolRow"]
+__all__ = ["Spool", "SpoolRow", "reason"]
 
 logger = logging.getLogger("otel_tool_exporter")
 
@@ -43,7 +43,15 @@ CREATE TABLE IF NOT EXISTS requests (
     waiting_on TEXT,
     version_id TEXT,
     environment TEXT,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    wait_left REAL
+);
+CREATE TABLE IF NOT EXISTS links (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    explicit TEXT,
+    PRIMARY KEY (trace_id, span_id)
 );
 CREATE TABLE IF NOT EXISTS logmap (
     trace_id TEXT NOT NULL,
@@ -66,6 +74,7 @@ class SpoolRow:
     waiting_on: str | None
     version_id: str | None
     environment: str | None
+    wait_left: float | None = None  # seconds the child still had to wait when the process stopped
 
 
 class Spool:
@@ -79,6 +88,8 @@ class Spool:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._db = _connect(self.path)
         self._in_tx = False
+        self.state = "on"  # or "failed: <reason>" while writes fail (the exporter goes on from memory)
+        self._said: set[str] = set()
         self.logmap_ttl = logmap_ttl
         self.adopted = self._adopt_orphans()
         self._db.execute("DELETE FROM logmap WHERE created < ?", (time.time() - logmap_ttl,))
@@ -115,33 +126,75 @@ class Spool:
         other = _connect(db_path)
         try:
             rows = other.execute(
-                "SELECT trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id, environment, created"
-                " FROM requests ORDER BY row"
+                "SELECT trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id, environment, created,"
+                " wait_left FROM requests ORDER BY row"
             ).fetchall()
             logmap = other.execute("SELECT trace_id, span_id, log_id, created FROM logmap").fetchall()
+            links = other.execute("SELECT trace_id, span_id, parent_span_id, explicit FROM links").fetchall()
         finally:
             other.close()
         db = self._db
         db.execute("BEGIN")
         db.executemany(
             "INSERT INTO requests(trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id,"
-            " environment, created) VALUES (?,?,?,?,?,?,?,?,?)",
+            " environment, created, wait_left) VALUES (?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         db.executemany("INSERT OR IGNORE INTO logmap(trace_id, span_id, log_id, created) VALUES (?,?,?,?)", logmap)
+        db.executemany(
+            "INSERT OR IGNORE INTO links(trace_id, span_id, parent_span_id, explicit) VALUES (?,?,?,?)", links
+        )
         db.execute("COMMIT")
         return len(rows)
 
-    # ------------------------------------------------------------------ writes (batched per tick)
-    def _begin(self) -> None:
-        if not self._in_tx:
-            self._db.execute("BEGIN")
-            self._in_tx = True
+    # ------------------------------------------------------------------ failures
+    def _failed(self, exc: BaseException) -> None:
+        """A write failed (disk full, I/O error, read-only, locked): say so once per reason, and
+        let the caller go on from memory. The next commit that works sets the state back to on."""
+        cause = reason(exc)
+        self.state = f"failed: {cause}"
+        if cause not in self._said and len(self._said) < 100:
+            self._said.add(cause)
+            logger.warning(
+                "otel_tool_exporter: the spool in %s cannot be written (%s); going on from memory "
+                "(Logs not yet on disk are lost if the process dies)",
+                self.directory,
+                cause,
+            )
 
-    def commit(self) -> None:
-        if self._in_tx:
+    def _write(self, sql: str, args: tuple[object, ...]) -> int | None:
+        """One statement in this tick's transaction; None when it failed (already said)."""
+        try:
+            if not self._in_tx:
+                self._db.execute("BEGIN")
+                self._in_tx = True
+            return int(self._db.execute(sql, args).lastrowid or 0)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return None
+
+    # ------------------------------------------------------------------ writes (batched per tick)
+    def commit(self) -> bool:
+        """End this tick's transaction; False (already said) when it could not be committed,
+        in which case none of its writes reached the disk."""
+        if not self._in_tx:
+            return True
+        self._in_tx = False  # whatever happens next, the transaction is over
+        try:
             self._db.execute("COMMIT")
-            self._in_tx = False
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")  # SQLite may have rolled back already
+            return False
+        if self.state != "on":
+            self.state = "on"
+            logger.warning("otel_tool_exporter: the spool in %s is written again", self.directory)
+        return True
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "on"
 
     @property
     def dirty(self) -> bool:
@@ -157,47 +210,60 @@ class Spool:
         version_id: str | None,
         environment: str | None,
         ready: bool = False,
-    ) -> int:
-        self._begin()
-        cur = self._db.execute(
+    ) -> int | None:
+        """A Log request before anything else happens to it; its row, or None if not written."""
+        return self._write(
             "INSERT INTO requests(trace_id, span_id, body, ready, parent_span_id, version_id, environment, created)"
             " VALUES (?,?,?,?,?,?,?,?)",
             (trace_id, span_id, body, int(ready), parent_span_id, version_id, environment, time.time()),
         )
-        return int(cur.lastrowid or 0)
 
-    def waiting(self, row: int, waiting_on: str) -> None:
-        self._begin()
-        self._db.execute("UPDATE requests SET waiting_on = ? WHERE row = ?", (waiting_on, row))
+    def waiting(self, row: int, waiting_on: str, wait_left: float | None = None) -> None:
+        """The request waits for ``waiting_on``'s Log, for ``wait_left`` more seconds."""
+        self._write("UPDATE requests SET waiting_on = ?, wait_left = ? WHERE row = ?", (waiting_on, wait_left, row))
 
     def ready(self, row: int, body: bytes) -> None:
-        self._begin()
-        self._db.execute("UPDATE requests SET body = ?, ready = 1, waiting_on = NULL WHERE row = ?", (body, row))
+        self._write("UPDATE requests SET body = ?, ready = 1, waiting_on = NULL WHERE row = ?", (body, row))
 
     def acknowledged(self, row: int, trace_id: str, span_id: str, log_id: str) -> None:
-        self._begin()
-        self._db.execute("DELETE FROM requests WHERE row = ?", (row,))
-        self._db.execute(
+        self._write("DELETE FROM requests WHERE row = ?", (row,))
+        self._write(
             "INSERT OR REPLACE INTO logmap(trace_id, span_id, log_id, created) VALUES (?,?,?,?)",
             (trace_id, span_id, log_id, time.time()),
         )
 
     def discard(self, row: int) -> None:
-        self._begin()
-        self._db.execute("DELETE FROM requests WHERE row = ?", (row,))
+        self._write("DELETE FROM requests WHERE row = ?", (row,))
+
+    def link(self, trace_id: str, span_id: str, parent_span_id: str | None, explicit: str | None) -> None:
+        """An ordinary span's place in its trace: what lets children nest across a restart."""
+        self._write(
+            "INSERT OR REPLACE INTO links(trace_id, span_id, parent_span_id, explicit) VALUES (?,?,?,?)",
+            (trace_id, span_id, parent_span_id, explicit),
+        )
+
+    def forget_traces(self, trace_ids: list[str]) -> None:
+        """Traces ordering forgot (quiet past their TTL, or over the memory cap) leave the disk too."""
+        for trace_id in trace_ids:
+            self._write("DELETE FROM links WHERE trace_id = ?", (trace_id,))
 
     # ------------------------------------------------------------------ reads
     def rows(self, *, rows: list[int] | None = None) -> Iterator[SpoolRow]:
         query = (
-            "SELECT row, trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id, environment"
-            " FROM requests"
+            "SELECT row, trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id, environment,"
+            " wait_left FROM requests"
         )
         if rows is not None:
             if not rows:
                 return
             query += f" WHERE row IN ({','.join('?' * len(rows))})"
-        for r in self._db.execute(query + " ORDER BY row", rows or ()).fetchall():
-            yield SpoolRow(r[0], r[1], r[2], bytes(r[3]), bool(r[4]), r[5], r[6], r[7], r[8])
+        try:
+            found = self._db.execute(query + " ORDER BY row", rows or ()).fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return
+        for r in found:
+            yield SpoolRow(r[0], r[1], r[2], bytes(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], r[9])
 
     def body(self, row: int) -> bytes | None:
         found = self._db.execute("SELECT body FROM requests WHERE row = ?", (row,)).fetchone()
@@ -211,6 +277,21 @@ class Spool:
             out += self._db.execute(
                 f"SELECT trace_id, span_id, log_id FROM logmap WHERE trace_id IN ({','.join('?' * len(chunk))})", chunk
             ).fetchall()
+        return out
+
+    def links_for(self, trace_ids: set[str]) -> list[tuple[str, str, str | None, str | None]]:
+        out: list[tuple[str, str, str | None, str | None]] = []
+        ids = sorted(trace_ids)
+        try:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                out += self._db.execute(
+                    "SELECT trace_id, span_id, parent_span_id, explicit FROM links"
+                    f" WHERE trace_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
         return out
 
     def count(self) -> int:
@@ -238,4 +319,23 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(_SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+    if "wait_left" not in columns:  # a spool written by an earlier release
+        db.execute("ALTER TABLE requests ADD COLUMN wait_left REAL")
     return db
+
+
+def reason(exc: BaseException) -> str:
+    """A short cause: 'disk full', 'read-only', 'I/O error', 'locked', else the error's text."""
+    text = str(exc).lower()
+    for needle, reason in (
+        ("full", "disk full"),
+        ("readonly", "read-only"),
+        ("read-only", "read-only"),
+        ("disk i/o", "I/O error"),
+        ("locked", "locked"),
+        ("busy", "locked"),
+    ):
+        if needle in text:
+            return reason
+    return f"{type(exc).__name__}: {exc}"[:200]

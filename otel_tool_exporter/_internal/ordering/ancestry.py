@@ -79,6 +79,7 @@ class AncestryStore:
         self._touched: dict[int, float] = {}
         self._busy: dict[int, int] = {}  # trace -> Logs in progress (such a trace is never evicted)
         self._count = 0
+        self.evicted: list[int] = []  # traces forgotten since the owner last took them
 
     @property
     def spans(self) -> int:
@@ -193,3 +194,5 @@ class AncestryStore:
             del traces[trace_id]
             touched.pop(trace_id, None)
             self._count -= len(spans)
+            if len(self.evicted) < 100_000:
+                self.evicted.append(trace_id)

@@ -107,6 +107,11 @@ class OrderingEngine:
         waits, self._waits = self._waits, []
         return waits
 
+    def take_evicted(self) -> list[int]:
+        """The traces forgotten since the last call (to forget them on disk too)."""
+        evicted, self.store.evicted = self.store.evicted, []
+        return evicted
+
     def is_known_end(self, trace_id: int, span_id: int) -> bool:
         """True when this span's end was handled already (a duplicate hand-off)."""
         return self.store.has_ended(trace_id, span_id)
@@ -248,12 +253,14 @@ class OrderingEngine:
             steps += 1
             found = store.get(spans, current)
             if found is None:
-                if item.replayed:
-                    # the process that saw this span's ancestors is gone, and so is their ancestry
+                if item.replayed and self.ancestry_from_start:
+                    # the process that saw this span start is gone: its end will never come
                     failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
                     break
-                if self.ancestry_from_start:
+                if self.ancestry_from_start and not item.replayed:
                     break  # started before we were attached, or remote: nothing to wait for
+                # not seen yet (finished spans arrive in any order), or seen only by the process
+                # before a restart: it may still come, for the rest of the child's wait
                 found = store.node(spans, current, None, State.UNSEEN)
             if type(found) is Node:
                 if found.state == State.LAZY:

@@ -1,0 +1,35 @@
+"""Handing received spans to the exporter: with a spool, only once they are on disk.
+
+Both receivers (OTLP/HTTP and OTLP/gRPC) answer success only after this returns True, so a span
+the sidecar has acknowledged survives a crash of the sidecar (a restart on the same spool
+delivers it). Without a spool there is nothing to wait for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from otel_tool_exporter._internal.pipeline import pipeline_of
+
+__all__ = ["DURABLE_TIMEOUT", "hand_in"]
+
+DURABLE_TIMEOUT = 10.0  # seconds a request may wait for its spans to reach the disk
+
+
+async def hand_in(exporter: Any, spans: list[Any], timeout: float = DURABLE_TIMEOUT) -> bool:
+    """Give ``spans`` to the exporter (the caller checked there is room). False when, with a
+    spool, they were not on disk within ``timeout``: answer "retry later" (they are still kept,
+    and a retried duplicate is recognised and not logged twice)."""
+    pipeline = pipeline_of(exporter)
+    inbox = pipeline.inbox
+    if pipeline.spool_state != "on":
+        for span in spans:
+            inbox.offer_end(span)
+        return True
+    future = inbox.offer_durable(spans)
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
