@@ -9,6 +9,7 @@ and a small CONNECT/forward proxy for the proxy cases.
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import logging
@@ -138,11 +139,13 @@ class Proxy:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.heads: list[bytes] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         line = head.split(b"\r\n", 1)[0].decode()
         self.seen.append(line)
+        self.heads.append(head)
         method, target, _ = line.split(" ")
         if method == "CONNECT":
             host, port = target.rsplit(":", 1)
@@ -465,6 +468,34 @@ def test_https_goes_through_the_proxy_with_connect_and_verified_tls(
     response, hits = run(go())
     assert response.log_id == "log_1" and len(hits) == 1
     assert len(proxy.seen) == 1 and proxy.seen[0].startswith("CONNECT 127.0.0.1:")
+
+
+def test_proxy_credentials_in_the_variable_are_sent_to_the_proxy(
+    kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    proxy = Proxy()
+
+    async def go() -> Any:
+        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://user:p%40ss@127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        try:
+            async with web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, _):
+                t = transport(kind, ca_file=str(ca_file))
+                try:
+                    return await client_for(t, url).logged(BODY)
+                finally:
+                    await t.aclose()
+        finally:
+            server.close()
+
+    assert run(go()).log_id == "log_1"
+    expected = b"Proxy-Authorization: Basic " + base64.b64encode(b"user:p@ss")
+    assert expected.lower() in proxy.heads[0].lower(), proxy.heads[0]
 
 
 @pytest.mark.parametrize("variable", ["ALL_PROXY", "HTTPS_PROXY"])
