@@ -21,11 +21,10 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import pytest
-import trustme
 from aiohttp import web
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -169,6 +168,17 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
+def named_transport(kind: str) -> Literal["aiohttp", "httpx"]:
+    assert kind in ("aiohttp", "httpx")
+    return cast(Literal["aiohttp", "httpx"], kind)
+
+
+def throwaway_ca() -> Any:
+    """A fresh CA from trustme (the dev extra; the light test extra leaves it out)."""
+    trustme = pytest.importorskip("trustme", reason="TLS cases need trustme's throwaway CA (pip install -e '.[dev]')")
+    return trustme.CA()
+
+
 async def _no_sleep(_: float) -> None:
     return None
 
@@ -278,7 +288,9 @@ def test_control_characters_in_header_values_are_refused_at_construction(
     kind: str, given: dict[str, Any], named: str
 ) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        ToolLogExporter(base_url="https://api.example.test/v5", transport=kind, **{"api_key": "k", **given})
+        ToolLogExporter(
+            base_url="https://api.example.test/v5", transport=named_transport(kind), **{"api_key": "k", **given}
+        )
     assert named in str(caught.value)
     assert "evil" not in str(caught.value) or named == "headers"  # the key's value is never shown
 
@@ -445,7 +457,7 @@ def test_no_proxy_exempts_the_host(kind: str, monkeypatch: pytest.MonkeyPatch) -
 def test_https_goes_through_the_proxy_with_connect_and_verified_tls(
     kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ca = trustme.CA()
+    ca = throwaway_ca()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
@@ -473,7 +485,7 @@ def test_https_goes_through_the_proxy_with_connect_and_verified_tls(
 def test_proxy_credentials_in_the_variable_are_sent_to_the_proxy(
     kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ca = trustme.CA()
+    ca = throwaway_ca()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
@@ -511,7 +523,7 @@ def test_a_proxy_no_library_can_use_is_refused_not_ignored(kind: str, variable: 
 def test_tls_is_verified_against_the_system_store_ca_file_or_ssl_cert_file(
     kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ca = trustme.CA()
+    ca = throwaway_ca()
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     ca_file = tmp_path / "ca.pem"
@@ -546,7 +558,7 @@ def test_tls_is_verified_against_the_system_store_ca_file_or_ssl_cert_file(
 
 
 def test_the_ca_file_setting_reaches_the_shipped_transport(kind: str, tmp_path: Path) -> None:
-    ca = trustme.CA()
+    ca = throwaway_ca()
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     settings = Settings.resolve({}, api_key="k", transport=kind, ca_file=str(ca_file))
@@ -617,7 +629,7 @@ def test_no_key_or_header_value_in_any_log_line(kind: str, caplog: pytest.LogCap
             base_url=f"http://127.0.0.1:{server.port}/v5",
             api_key=KEY,
             headers={"Authorization": HEADER_SECRET},
-            transport=kind,
+            transport=named_transport(kind),
         )
         provider = TracerProvider()
         provider.add_span_processor(ToolSpanProcessor(exporter))
