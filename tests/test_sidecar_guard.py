@@ -94,7 +94,7 @@ def test_the_wait_for_a_decoding_slot_is_bounded(stub: StubServer) -> None:
         started = time.monotonic()
         response = httpx.post(sidecar.traces_url, content=EMPTY_EXPORT, headers=PB, timeout=5)
         assert response.status_code == 503 and response.headers["Retry-After"]
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.0  # the 0.5 s slot wait, not the 10 s body deadline
         assert healthy(sidecar)
         slow.close()
         time.sleep(0.2)

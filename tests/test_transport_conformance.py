@@ -331,7 +331,7 @@ def test_timeout_is_the_whole_exchange_not_one_read(kind: str) -> None:
 
     error, took = run(go())
     assert isinstance(error, RequestTimeoutError), error
-    assert 0.9 <= took < 2.0, took
+    assert 0.9 <= took < 3.0, took  # 1 s, with room for a busy machine; a per-read timeout would take 100 s
 
 
 # ------------------------------------------------------------------------------ body caps
