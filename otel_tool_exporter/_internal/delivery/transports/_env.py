@@ -70,8 +70,10 @@ def _proxies(environ: Mapping[str, str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for name in sorted(environ, key=lambda n: n.islower()):  # upper case first, lower case overrides
         value = environ[name]
-        if value and name.lower().endswith("_proxy") and name.lower() != "request_method":
+        if value and name.lower().endswith("_proxy"):
             found[name.lower()[:-6]] = value
+    if "REQUEST_METHOD" in environ:  # under CGI, HTTP_PROXY is a request header (httpoxy), not ours
+        found.pop("http", None)
     return found
 
 
