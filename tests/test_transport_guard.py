@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import pytest
 
 from otel_tool_exporter import Settings
-from otel_tool_exporter._internal.delivery.transports import transport_for
+from otel_tool_exporter._internal.delivery.transports import proxy_for, transport_for
 from otel_tool_exporter.extend import RequestTimeoutError, TransportResponse
 
 KEY = "sk-guard-SECRET-987654"
@@ -60,3 +60,19 @@ def test_your_transports_oversized_answer_is_marked_not_passed_on() -> None:
 def test_your_transports_error_answer_loses_our_header_values() -> None:
     response = _post(Scripted(status=400, body=b'{"detail": "bad header X-API-KEY: $KEY"}'))
     assert KEY.encode() not in response.body and b"***" in response.body
+
+
+@pytest.mark.parametrize(
+    ("url", "environ", "expected"),
+    [
+        ("https://api.example/v5", {"HTTPS_PROXY": "http://p:1", "ALL_PROXY": "http://a:9"}, "http://p:1"),
+        ("https://api.example/v5", {"HTTP_PROXY": "http://h:1", "ALL_PROXY": "http://a:9"}, "http://a:9"),
+        ("http://api.example/v5", {"HTTP_PROXY": "http://P:1", "http_proxy": "http://p:2"}, "http://p:2"),
+        ("http://api.example/v5", {"HTTP_PROXY": "http://p:1", "REQUEST_METHOD": "GET"}, None),  # httpoxy
+        ("https://api.example/v5", {"ALL_PROXY": "proxy:3128"}, "http://proxy:3128"),
+        ("https://api.example/v5", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "other,.example"}, None),
+        ("https://api.example/v5", {"HTTPS_PROXY": "http://p:1", "no_proxy": "*"}, None),
+    ],
+)
+def test_which_proxy_the_environment_names(url: str, environ: dict[str, str], expected: str | None) -> None:
+    assert proxy_for(url, environ)[0] == expected
