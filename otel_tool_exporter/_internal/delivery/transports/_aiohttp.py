@@ -71,6 +71,15 @@ class AiohttpTransport(RuleLayer):
             length = resp.content_length
             if not encoding and length is not None and length <= self.max_response_bytes:
                 return TransportResponse(resp.status, resp.headers, await resp.read())  # the common case
+            if not encoding:  # plain, length unknown (chunked): read up to the cap without a generator
+                body = await resp.content.read(self.max_response_bytes + 1)
+                while len(body) <= self.max_response_bytes and (more := await resp.content.readany()):
+                    body += more
+                if len(body) <= self.max_response_bytes:
+                    return TransportResponse(resp.status, resp.headers, body)
+                resp.close()
+                too_large = f"body larger than {self.max_response_bytes} bytes (not read further)"
+                return TransportResponse(resp.status, resp.headers, b"", too_large)
             body, problem = await read_limited(resp.content.iter_any(), encoding, self.max_response_bytes)
             if problem is not None:
                 resp.close()  # stop here: the rest of the body is never read, the connection not reused

@@ -104,8 +104,12 @@ class RouteCache:
         self._proxy = proxy
         self._trust_env = trust_env
         self._routes: dict[tuple[str, str, int | None], Route] = {}
+        self._by_url: dict[str, Route] = {}
 
     def route(self, url: str) -> Route:
+        found = self._by_url.get(url)  # delivery posts to one URL: no parsing per request
+        if found is not None:
+            return found
         parts = urlsplit(url)
         origin = (parts.scheme, parts.hostname or "", parts.port)
         found = self._routes.get(origin)
@@ -120,6 +124,7 @@ class RouteCache:
         found = Route(proxy, authorization)
         if len(self._routes) < _MAX_ORIGINS:
             self._routes[origin] = found
+            self._by_url[url] = found
         return found
 
 
