@@ -354,6 +354,31 @@ def test_a_2xx_with_a_body_over_the_cap_is_a_created_log_and_never_sent_again(ki
     assert "created" in error.message and "larger than" in error.message
 
 
+def test_a_chunked_answer_over_the_cap_stops_at_the_cap(kind: str) -> None:
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for _ in range(64):  # 64 MiB if read to the end
+                await response.write(b" " * (1024 * 1024))
+        except (ConnectionError, RuntimeError):
+            pass  # the client stopped reading and closed
+        return response
+
+    async def go() -> TransportResponse:
+        async with web_server(endless) as (url, _):
+            t = transport(kind)
+            try:
+                return await t.post(url + "/tools/log", params={}, headers={}, content=BODY)
+            finally:
+                await t.aclose()
+
+    response = run(go())
+    assert response.status == 200 and response.body == b""
+    assert response.problem is not None and "larger than" in response.problem
+
+
 _BOMB: list[bytes] = []
 
 
