@@ -339,3 +339,11 @@ def test_the_cli_script_exits_non_zero_on_problems(stub: StubServer) -> None:
     run = subprocess.run([exe, "doctor"], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert "add the API path" in run.stdout and run.stderr == ""
+
+
+def test_unknown_host_is_one_line_naming_it(capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HUMANLOOP_API_KEY", "k")
+    code, out = doctor(capsys, "--base-url", "https://nosuch.invalid/v5")  # .invalid never resolves
+    assert code == 1
+    (problem,) = _problems(out)
+    assert problem.startswith("https://nosuch.invalid/v5 does not answer: host 'nosuch.invalid' not found (DNS")
