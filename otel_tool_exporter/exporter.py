@@ -45,6 +45,7 @@ class ExporterOptions(TypedDict, total=False):
     shutdown_timeout: float | None
     spool_dir: str | None
     trace_ttl: float | None
+    live_parent_after: float | Literal["off"] | None
     max_tracked_spans: int | None
     allow_insecure_http: bool | None
     transport: Literal["aiohttp", "httpx"] | None

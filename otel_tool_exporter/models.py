@@ -13,11 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 __all__ = [
+    "UPDATE_FIELDS",
     "HTTPValidationError",
     "ToolFunction",
     "ToolKernel",
     "ToolLogRequest",
     "ToolLogResponse",
+    "ToolLogUpdate",
     "ValidationErrorItem",
     "format_datetime",
 ]
@@ -90,6 +92,31 @@ class ToolLogRequest(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+class ToolLogUpdate(_Strict):
+    """Body of Update Log, ``PATCH /tools/{id}/log/{log_id}``: what completes a Log created early."""
+
+    output: str | None = None
+    created_at: datetime | None = None
+    error: str | None = None
+    provider_latency: float | None = None
+    stdout: str | None = None
+    provider_request: dict[str, Any] | None = None
+    provider_response: dict[str, Any] | None = None
+    inputs: dict[str, Any] | None = None
+    source: str | None = None
+    metadata: dict[str, Any] | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    log_status: str | None = None
+
+    @field_serializer("start_time", "end_time", "created_at", when_used="json-unless-none")
+    def _utc_z(self, value: datetime) -> str:
+        return format_datetime(value)
+
+
+UPDATE_FIELDS = frozenset(ToolLogUpdate.model_fields)
 
 
 class ToolLogResponse(BaseModel):

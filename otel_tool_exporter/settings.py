@@ -104,6 +104,12 @@ class Settings(BaseModel):
     )
     spool_dir: str | None = Field(None, description="Directory of the durable SQLite spool (off when unset).")
     trace_ttl: float = Field(900.0, gt=0, description="Seconds a trace's ancestry is kept after its last span.")
+    live_parent_after: float | None = Field(
+        2.0,
+        ge=0,
+        description="Seconds a tool parent may run before its Log is created early, so that its children "
+        "appear nested while it runs (completed when it ends); `off` waits for the parent's end.",
+    )
     max_tracked_spans: int = Field(200_000, ge=100, description="Global cap on spans remembered for ancestry.")
     allow_insecure_http: bool = Field(False, description="Allow `http://` base URLs to non-loopback hosts.")
     transport: Literal["aiohttp", "httpx"] = Field(
@@ -120,6 +126,11 @@ class Settings(BaseModel):
     redact_keys: tuple[str, ...] = Field(
         DEFAULT_REDACT_KEYS, description="Keys whose values are replaced by `[REDACTED]` (comma-separated)."
     )
+
+    @field_validator("live_parent_after", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == OFF else value
 
     @field_validator("transport", mode="before")
     @classmethod
@@ -278,8 +289,20 @@ def is_loopback_host(host: str) -> bool:
 
 # Settings that are durations: seconds as arguments; in the environment seconds or a unit suffix
 # on the plain variable, or milliseconds in a ``_MS`` variable (OpenTelemetry's own unit).
+OFF = "off"
+OFF_FIELDS = frozenset({"live_parent_after"})  # settings that `off` turns off (the model keeps None)
+
 DURATION_FIELDS = frozenset(
-    {"max_parent_wait", "max_elapsed", "max_retry_after", "timeout", "connect_timeout", "shutdown_timeout", "trace_ttl"}
+    {
+        "max_parent_wait",
+        "max_elapsed",
+        "max_retry_after",
+        "timeout",
+        "connect_timeout",
+        "shutdown_timeout",
+        "trace_ttl",
+        "live_parent_after",
+    }
 )
 # a bare number of seconds beyond this is more likely milliseconds written in the wrong variable
 _PLAUSIBLE_SECONDS = {
@@ -368,6 +391,8 @@ def parse_env_value(name: str, raw: str, var: str | None = None) -> Any:
         return out
     if name == "redact_keys":
         return tuple(k.strip().lower() for k in raw.split(",") if k.strip())
+    if name in OFF_FIELDS and raw.lower() in ("off", "false", "no", "none"):
+        return OFF
     if name in DURATION_FIELDS:
         return parse_duration(name, raw, var)
     return raw

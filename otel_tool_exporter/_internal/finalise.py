@@ -12,9 +12,9 @@ from typing import Any
 from otel_tool_exporter._internal.build.builder import LogDraft
 from otel_tool_exporter._internal.delivery.outcomes import Outgoing
 from otel_tool_exporter._internal.limits import cap_request
-from otel_tool_exporter.models import ToolLogRequest
+from otel_tool_exporter.models import UPDATE_FIELDS, ToolLogRequest
 
-__all__ = ["finalise", "nest", "wire_body"]
+__all__ = ["finalise", "finalise_update", "nest", "wire_body"]
 
 
 def nest(
@@ -40,6 +40,37 @@ def wire_body(request: ToolLogRequest, max_field_bytes: int) -> bytes:
     if len(body) > max_field_bytes and cap_request(request, max_field_bytes):
         body = request.to_json_bytes()
     return body
+
+
+def finalise_update(
+    draft: LogDraft,
+    *,
+    trace_id: int,
+    span_id: int,
+    update: tuple[str, str],
+    max_field_bytes: int,
+    seq: int = 0,
+    row: int | None = None,
+) -> Outgoing:
+    """The completion of a Log created early (Update Log): only the fields an update may carry —
+    what the span told at its end (output, error, end time, latency, stdout), its final inputs and
+    metadata. Where it nests was settled when the Log was created."""
+    request = draft.request
+    if len(request.to_json_bytes()) > max_field_bytes:
+        cap_request(request, max_field_bytes)
+    otel = request.metadata.get("otel") if isinstance(request.metadata, dict) else None
+    if isinstance(otel, dict):
+        otel["running"] = False
+    body = request.model_dump_json(include=set(UPDATE_FIELDS), exclude_none=True).encode()
+    return Outgoing(
+        trace_id=trace_id,
+        span_id=span_id,
+        body=body,
+        path=request.path or "?",
+        seq=seq,
+        row=row,
+        update=update,
+    )
 
 
 def finalise(

@@ -47,6 +47,11 @@ class LogNode:
         return bool(self.log.get("error"))
 
     @property
+    def is_running(self) -> bool:
+        """Created early for a tool call still running (live parent): no end yet."""
+        return not self.is_error and self.log.get("end_time") is None and self.log.get("output") is None
+
+    @property
     def unresolved(self) -> dict[str, Any] | None:
         """``metadata.otel.unresolved_parent``: why this Log was sent without its parent."""
         value = _otel(self.log).get("unresolved_parent")
@@ -270,7 +275,13 @@ def _render_trace(trace: Trace, style: _Style, details: bool) -> list[str]:
         log = row.log
         if len(label) > width:
             label = label[: width - 1] + "…"
-        status = style("error", "31") if row.node.is_error else style("ok   ", "32")
+        status = (
+            style("error", "31")
+            if row.node.is_error
+            else style("run  ", "33")
+            if row.node.is_running
+            else style("ok   ", "32")
+        )
         axis = "▕" + bar(row) + "▏"
         lines.append(f"{label.ljust(width)}  {status}  {format_duration(row.duration):>9}  {style(axis, '36')}")
         if not details:

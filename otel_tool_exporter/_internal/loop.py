@@ -25,12 +25,14 @@ from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.burst import BurstPolicy
 from otel_tool_exporter._internal.delivery.dispatch import Dispatch
 from otel_tool_exporter._internal.delivery.outcomes import Logged, Outgoing, Sender
+from otel_tool_exporter._internal.delivery.push import UPDATE_UNSUPPORTED
 from otel_tool_exporter._internal.delivery.spool import Spool
-from otel_tool_exporter._internal.finalise import finalise
+from otel_tool_exporter._internal.finalise import finalise, finalise_update
 from otel_tool_exporter._internal.inbox import DurableMarker, FlushMarker, Inbox
 from otel_tool_exporter._internal.ordering import OrderingEngine, Pending, Reason, Release
+from otel_tool_exporter._internal.ordering.engine import LiveParent
 from otel_tool_exporter._internal.spans import SpanRecord, format_span_id, format_trace_id
-from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end
+from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end, record_from_open
 from otel_tool_exporter._internal.stats import Stats
 from otel_tool_exporter.models import ToolLogRequest
 from otel_tool_exporter.settings import Settings
@@ -56,6 +58,8 @@ class _Entry:
     draft: LogDraft
     row: int | None = None
     body: bytes | None = None
+    update: tuple[str, str] | None = None  # a replayed completion: the Log it completes
+    early: bool = False  # the Log of a span still running
 
 
 class DeliveryLoop:
@@ -87,6 +91,7 @@ class DeliveryLoop:
             trace_ttl=settings.trace_ttl,
             max_tracked_spans=settings.max_tracked_spans,
             ancestry_from_start=ancestry_from_start,
+            live_parent_after=settings.live_parent_after,
             now=clock(),
         )
         self.dispatch: Dispatch | None = None
@@ -251,6 +256,31 @@ class DeliveryLoop:
         )
         self._release(engine.submit(pending))
 
+    def _create_early(self, parents: list[LiveParent]) -> None:
+        """Live parents: a tool span running past ``live_parent_after`` with children waiting gets
+        its Log now, from what its span says so far; its children then nest under it at once."""
+        engine = self.engine
+        for parent in parents:
+            try:
+                record = record_from_open(parent.probe)
+                draft = self.builder.build_open(record)
+            except Exception:
+                draft = None
+            if draft is None:
+                self._release(engine.early_failed(parent.trace_id, parent.span_id))
+                continue
+            entry = _Entry(draft, row=self._write_ahead(record, draft), early=True)
+            pending = Pending(
+                parent.trace_id,
+                parent.span_id,
+                parent.parent,
+                parent.explicit or draft.explicit_parent,
+                entry,
+                next(self._seq),
+                engine.now,
+            )
+            self._release(engine.submit_early(pending))
+
     def _link(self, trace_id: int, span_id: int, parent: int | None, explicit: str | None) -> None:
         """With a spool, a span that is no Log is remembered on disk as a link in its trace, so
         children that nest through it still do after a restart."""
@@ -291,7 +321,17 @@ class DeliveryLoop:
             entry: _Entry = item.payload
             if release.unresolved is not None:
                 self.stats.unresolved += 1
-            if entry.body is not None:  # replayed in its final form
+            if release.update is not None:  # completes the Log created while the span ran
+                out = finalise_update(
+                    entry.draft,
+                    trace_id=item.trace_id,
+                    span_id=item.span_id,
+                    update=release.update,
+                    max_field_bytes=max_field_bytes,
+                    seq=item.seq,
+                    row=entry.row,
+                )
+            elif entry.body is not None:  # replayed in its final form
                 draft = entry.draft
                 out = Outgoing(
                     item.trace_id,
@@ -302,6 +342,7 @@ class DeliveryLoop:
                     draft.environment,
                     item.seq,
                     entry.row,
+                    entry.update,
                 )
             else:
                 out = finalise(
@@ -315,6 +356,7 @@ class DeliveryLoop:
                     seq=item.seq,
                     row=entry.row,
                 )
+                out.early = entry.early
             dispatch.submit(out)
 
     def _read_outcomes(self) -> None:
@@ -326,9 +368,17 @@ class DeliveryLoop:
         while outcomes:
             log, outcome = outcomes.popleft()
             if isinstance(outcome, Logged):
-                self._release(engine.settled(log.trace_id, log.span_id, log_id=outcome.log_id))
-            else:
-                self._release(engine.settled(log.trace_id, log.span_id, failure=outcome.reason))
+                self._release(engine.settled(log.trace_id, log.span_id, log_id=outcome.log_id, tool_id=outcome.tool_id))
+                continue
+            if outcome.reason == UPDATE_UNSUPPORTED and engine.live_parent_after is not None:
+                engine.live_parent_after = None  # later parents wait for their end, as without live parents
+                logger.warning(
+                    "otel_tool_exporter: %s does not update Logs (%s): parents still running are no longer "
+                    "created early; the Logs already created early keep what they had when created",
+                    self.settings.base_url,
+                    outcome.message,
+                )
+            self._release(engine.settled(log.trace_id, log.span_id, failure=outcome.reason))
 
     def _expire(self) -> None:
         deadline = self.engine.next_deadline()
@@ -338,6 +388,9 @@ class DeliveryLoop:
     def _after_turn(self) -> None:
         """Spool the waits begun and the traces forgotten this turn, commit, and answer the
         hand-offs waiting for the disk and the flushes that are done."""
+        live = self.engine.take_live_parents()
+        if live:
+            self._create_early(live)
         evicted = self.engine.take_evicted()
         if evicted and self.spool is not None:
             self.spool.forget_traces([format_trace_id(trace_id) for trace_id in evicted])
@@ -414,7 +467,10 @@ class DeliveryLoop:
         items = []
         for index, row in enumerate(rows):
             parent = row.waiting_on or row.parent_span_id
-            draft = LogDraft(ToolLogRequest.model_validate_json(row.body), row.version_id, row.environment, None)
+            request = (
+                ToolLogRequest.model_validate_json(row.body) if row.update is None else ToolLogRequest(path="?")
+            )  # a completion's body is an update: sent as it is
+            draft = LogDraft(request, row.version_id, row.environment, None)
             # a child that was waiting goes on waiting for what was left of its wait, not anew
             left = max_wait if row.wait_left is None else max(0.0, min(row.wait_left, max_wait))
             items.append(
@@ -423,7 +479,7 @@ class DeliveryLoop:
                     int(row.span_id, 16),
                     int(parent, 16) if parent and not row.ready else None,
                     None,
-                    _Entry(draft, row.row, row.body if row.ready else None),
+                    _Entry(draft, row.row, row.body if row.ready else None, row.update),
                     -len(rows) + index,
                     now - (max_wait - left),
                     replayed=True,

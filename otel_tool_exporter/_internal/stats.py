@@ -22,6 +22,8 @@ class Stats:
         self.sent = 0
         self.retries = 0
         self.unresolved = 0
+        self.early = 0  # Logs created early for a parent still running (live parents)
+        self.completed = 0  # of those, completed when the parent ended (Update Log)
         self.failed: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
         self._lock = threading.Lock()  # only for counters the app thread touches
@@ -39,6 +41,8 @@ class Stats:
             "sent": self.sent,
             "retries": self.retries,
             "unresolved_parents": self.unresolved,
+            "created_early": self.early,
+            "completed_early": self.completed,
             "failed": dict(self.failed),
             "dropped": dropped,
             **gauges,

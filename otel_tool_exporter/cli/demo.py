@@ -108,11 +108,16 @@ def _agent(tracer: Tracer, name: str, calls: list[tuple[str, dict[str, Any], Any
         return format(span.get_span_context().trace_id, "032x")
 
 
-def run_agent(tracer: Tracer) -> str:
-    """The demo scenario: four tool calls, one of which runs a nested agent. Returns its trace id."""
+def run_agent(tracer: Tracer, *, while_research_runs: Any = None) -> str:
+    """The demo scenario: four tool calls, one of which runs a nested agent. Returns its trace id.
+
+    ``while_research_runs`` is called once the nested agent is done but ``research`` has not
+    returned yet: a long-running tool, whose children can already be seen (live parents)."""
 
     def research(topic: str) -> str:
         _agent(tracer, "researcher", [("search_web", {"query": topic}, search_web)])
+        if while_research_runs is not None:
+            while_research_runs()
         return f"Summary of {topic}: 3 results found"
 
     return _agent(
@@ -172,10 +177,31 @@ def _export(settings: dict[str, Any]) -> _Run:
         raise DemoError(str(exc), code=2) from None
     provider = TracerProvider(resource=Resource.create({"service.name": "otel-tool-exporter-demo"}))
     provider.add_span_processor(ToolSpanProcessor(exporter))
-    trace_id = run_agent(provider.get_tracer("otel_tool_exporter.cli.demo"))
+    seen: list[str] = []
+
+    def research_runs_on() -> None:
+        """research keeps running past live_parent_after: its children go out nested, before it ends."""
+        after = exporter.settings.live_parent_after
+        if after is None:
+            return
+        deadline = time.monotonic() + after + 3.0
+        while time.monotonic() < deadline and exporter.stats()["created_early"] == 0:
+            time.sleep(0.05)
+        if exporter.stats()["created_early"]:
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline and exporter.stats()["sent"] < exporter.stats()["tool_spans"]:
+                time.sleep(0.05)
+            seen.append(
+                f"research ran for over {after:g} s: its Log was created while it ran, and search_web "
+                "went out nested under it at once (completed when research returned)"
+            )
+
+    trace_id = run_agent(provider.get_tracer("otel_tool_exporter.cli.demo"), while_research_runs=research_runs_on)
     delivered = provider.force_flush(30_000)
     stats = exporter.stats()
     provider.shutdown()
+    for line in seen:
+        print(line)
     return _Run(
         tool_spans=int(stats["tool_spans"]),
         sent=int(stats["sent"]),

@@ -100,7 +100,7 @@ def _row_html(row: Row, trace: Trace, path_filter: str | None) -> str:
             f'<span class="bar" style="left:{_pct(row.offset)};width:{_pct(row.span)}" '
             f'title="+{_esc(format_duration((row.start or 0) - (trace.start or 0)))}"></span>'
         )
-    status = "error" if node.is_error else "ok"
+    status = "error" if node.is_error else "running" if node.is_running else "ok"
     summary = (
         f'<summary class="row"><span class="name" style="--depth:{row.depth}">'
         f'<span class="caret" aria-hidden="true"></span><span class="path">{_esc(log.get("path"))}</span>{badges}</span>'

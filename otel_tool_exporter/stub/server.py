@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from otel_tool_exporter._internal.background import BackgroundServer, serve_app
 from otel_tool_exporter._internal.build.values import canonical
-from otel_tool_exporter.models import ToolLogRequest
+from otel_tool_exporter.models import ToolLogRequest, ToolLogUpdate
 from otel_tool_exporter.stub.page import register_routes, render_index
 from otel_tool_exporter.stub.store import LogStore
 
@@ -45,6 +45,7 @@ class Faults:
     reset_next: int = 0
     reject_paths: list[str] = field(default_factory=list)
     max_body_bytes: int = 0  # >0: larger bodies get 413, like a proxy in front of the API
+    update_status: int = 0  # >0: Update Log (PATCH) answers this status, like a server without it
 
 
 def _stable_id(prefix: str, *parts: str) -> str:
@@ -164,6 +165,38 @@ async def _log_tool(request: web.Request) -> web.StreamResponse:
     store.insert(record, received_at=time.time())
     state.count(200)
     return web.json_response({"id": log_id, "tool_id": tool_id, "version_id": version_id, "log_user_id": None})
+
+
+async def _update_log(request: web.Request) -> web.StreamResponse:
+    """Update Log, ``PATCH /v5/tools/{tool_id}/log/{log_id}``: completes a Log created early
+    (validated like the POST: 422 for unknown fields and wrong types, 404 for an unknown Log or a
+    Log of another Tool)."""
+    state: StubState = request.app[STATE]
+    state.requests += 1
+    faults = state.faults
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000.0)
+    if faults.update_status:
+        state.count(faults.update_status)
+        return _error(faults.update_status, "Update Log is not available (injected)")
+    if not request.headers.get("X-API-KEY", "").strip():
+        state.count(401)
+        return _error(401, "Missing or empty X-API-KEY header")
+    try:
+        body = ToolLogUpdate.model_validate_json(await request.read())
+    except ValidationError as exc:
+        state.count(422)
+        return _error(422, _validation_detail(exc))
+    tool_id, log_id = request.match_info["tool_id"], request.match_info["log_id"]
+    stored = state.store.get(log_id)
+    if stored is None or stored.get("tool_id") != tool_id:
+        state.count(404)
+        return _error(404, f"Log {log_id!r} of Tool {tool_id!r} not found")
+    record = state.store.update(log_id, body.model_dump(mode="json", exclude_none=True))
+    state.count(200)
+    return web.json_response(
+        {"id": log_id, "tool_id": tool_id, "version_id": record.get("version_id"), "log_user_id": None}
+    )
 
 
 MAX_PAGE = 1_000_000
@@ -297,6 +330,7 @@ def create_app(db: str = ":memory:", faults: Faults | None = None) -> web.Applic
         state.faults = faults
     app[STATE] = state
     app.router.add_post("/v5/tools/log", _log_tool)
+    app.router.add_patch("/v5/tools/{tool_id}/log/{log_id}", _update_log)
     app.router.add_get("/v5/logs", _list_logs)
     app.router.add_get("/v5/logs/{log_id}", _get_log)
     app.router.add_get("/", _index)

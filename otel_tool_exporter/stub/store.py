@@ -79,6 +79,16 @@ class LogStore:
                 (version_id, tool_id, path, kernel),
             )
 
+    def update(self, log_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Complete a stored Log with ``changes`` (Update Log); returns the Log as it now is."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM logs WHERE id = ?", (log_id,)).fetchone()
+            record = {**json.loads(row[0]), **changes}
+            self._db.execute(
+                "UPDATE logs SET body = ? WHERE id = ?", (json.dumps(record, separators=(",", ":")), log_id)
+            )
+        return record
+
     def trace_of(self, log_id: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT trace_id FROM logs WHERE id = ?", (log_id,)).fetchone()

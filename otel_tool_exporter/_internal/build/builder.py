@@ -19,7 +19,10 @@ from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter.models import ToolLogRequest
 from otel_tool_exporter.settings import Settings
 
-__all__ = ["Builder", "LogDraft", "NotLogged"]
+__all__ = ["EARLY_UNKNOWN", "Builder", "LogDraft", "NotLogged"]
+
+# what a running span cannot tell yet: left out of its early Log, sent when it is completed
+EARLY_UNKNOWN = ("output", "error", "end_time", "created_at", "provider_latency", "stdout")
 
 
 @dataclass(slots=True)
@@ -63,6 +66,22 @@ class Builder:
         explicit = attributes.get(EXPLICIT_PARENT_KEY)
         is_tool = True if self.registry.looks_like_tool(name, attributes) else (False if attributes else None)
         return is_tool, str(explicit) if explicit else None
+
+    def build_open(self, span: SpanRecord) -> LogDraft | None:
+        """The early Log of a tool span still running: what is known so far (path, tool, inputs
+        if recorded, start time, metadata) — no output, error, end or latency yet. ``None`` when
+        the span does not read as a tool call yet, or the hook drops it."""
+        built = self.build(span)
+        if not isinstance(built, LogDraft):
+            return None
+        request = built.request
+        for name in EARLY_UNKNOWN:
+            setattr(request, name, None)
+        otel = request.metadata.get("otel") if isinstance(request.metadata, dict) else None
+        if isinstance(otel, dict):
+            otel["running"] = True  # this Log was created while its span ran (completed at its end)
+            otel.pop("status_code", None)
+        return built
 
     def build(self, span: SpanRecord) -> LogDraft | NotLogged:
         call = self.registry.recognise(span)

@@ -98,7 +98,7 @@ class Dispatch:
     def submit(self, log: Outgoing) -> None:
         """Send a final Log request now, park it, or fail it (``backlog_full``)."""
         if self.spool is not None and log.row is not None:
-            self.spool.ready(log.row, log.body)
+            self.spool.ready(log.row, log.body, log.update)
             self.touch_spool()
         if len(self.active) >= self.max_queue and not self.closing:
             if self._may_park(log):
@@ -130,7 +130,11 @@ class Dispatch:
             self._discard(log)
         else:
             if isinstance(outcome, Logged):
-                self.stats.sent += 1
+                if log.update is not None:
+                    self.stats.completed += 1
+                else:
+                    self.stats.sent += 1
+                    self.stats.early += log.early
                 if self.spool is not None and log.row is not None:
                     self.spool.acknowledged(
                         log.row, format_trace_id(log.trace_id), format_span_id(log.span_id), outcome.log_id
@@ -146,10 +150,14 @@ class Dispatch:
                 self._finish(log)
                 self._park(log, delay=self.park_delay)
                 return
+            elif log.early:  # the span's end still gets its Log, the usual way: nothing failed yet
+                assert isinstance(outcome, Failed)
+                self._discard(log)
             else:
                 assert isinstance(outcome, Failed)
                 self.stats.failed[outcome.reason] += 1
-                self.failures.record(outcome.message, log.path)
+                if log.update is None:  # a completion that failed leaves a Log that exists: said by the loop
+                    self.failures.record(outcome.message, log.path)
                 self._discard(log)
         self._finish(log)
         self._done(log, outcome)

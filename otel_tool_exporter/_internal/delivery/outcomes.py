@@ -20,6 +20,8 @@ class Outgoing:
     environment: str | None = None
     seq: int = 0
     row: int | None = None  # its spool row, with a spool
+    update: tuple[str, str] | None = None  # (tool id, Log id): complete that Log (PATCH), not a new one
+    early: bool = False  # the Log of a span still running (live parents): if it fails, the end is sent
 
 
 @dataclass(slots=True, frozen=True)

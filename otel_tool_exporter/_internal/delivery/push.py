@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -21,7 +22,9 @@ from otel_tool_exporter._internal.delivery.transports import (
 )
 from otel_tool_exporter.models import HTTPValidationError, ToolLogResponse
 
-__all__ = ["HttpPush", "detail_message"]
+__all__ = ["UPDATE_UNSUPPORTED", "HttpPush", "detail_message"]
+
+UPDATE_UNSUPPORTED = "update_unsupported"  # a server without Update Log (PATCH): 404/405
 
 
 def detail_message(body: bytes) -> str:
@@ -58,7 +61,8 @@ class HttpPush:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
-        self._url = base_url.rstrip("/") + "/tools/log"
+        self._base = base_url.rstrip("/")
+        self._url = self._base + "/tools/log"
         self._headers = {**(headers or {}), "X-API-KEY": api_key, "Content-Type": "application/json"}
         self._observe = observe
         self.reach = reach
@@ -73,9 +77,21 @@ class HttpPush:
             params["version_id"] = log.version_id
         if log.environment:
             params["environment"] = log.environment
+        url, method = self._url, "POST"
+        if log.update is not None:  # complete a Log created early: Update Log, PATCH tools/{id}/log/{log id}
+            if not getattr(self.transport, "supports_methods", False):
+                return Failed(UPDATE_UNSUPPORTED, "this transport sends POST only", status=405)
+            tool_id, log_id = log.update
+            url, method = f"{self._base}/tools/{quote(tool_id, safe='')}/log/{quote(log_id, safe='')}", "PATCH"
+            params = {}
         sent_at = self._clock()
         try:
-            response = await self.transport.post(self._url, params=params, headers=self._headers, content=log.body)
+            if method == "POST":
+                response = await self.transport.post(url, params=params, headers=self._headers, content=log.body)
+            else:
+                response = await self.transport.post(  # type: ignore[call-arg]
+                    url, params=params, headers=self._headers, content=log.body, method=method
+                )
         except TransportError as exc:
             self._record(sent_at, exc.kind)
             cause = describe(exc)
@@ -86,6 +102,10 @@ class HttpPush:
         self._record(sent_at, str(status))
         if self.reach is not None:
             self.reach.answered()
+        if log.update is not None and 200 <= status < 300:
+            return Logged(log.update[1], log.update[0])  # the same Log, now complete
+        if log.update is not None and status in (404, 405):
+            return Failed(UPDATE_UNSUPPORTED, f"HTTP {status}: the server does not update Logs", status=status)
         if 200 <= status < 300:
             try:
                 answer = ToolLogResponse.model_validate_json(response.body)

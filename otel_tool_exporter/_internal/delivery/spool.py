@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS requests (
     version_id TEXT,
     environment TEXT,
     created REAL NOT NULL,
-    wait_left REAL
+    wait_left REAL,
+    update_tool TEXT,
+    update_log TEXT
 );
 CREATE TABLE IF NOT EXISTS links (
     trace_id TEXT NOT NULL,
@@ -75,6 +77,7 @@ class SpoolRow:
     version_id: str | None
     environment: str | None
     wait_left: float | None = None  # seconds the child still had to wait when the process stopped
+    update: tuple[str, str] | None = None  # (tool id, Log id) when the request completes a Log
 
 
 class Spool:
@@ -127,7 +130,7 @@ class Spool:
         try:
             rows = other.execute(
                 "SELECT trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id, environment, created,"
-                " wait_left FROM requests ORDER BY row"
+                " wait_left, update_tool, update_log FROM requests ORDER BY row"
             ).fetchall()
             logmap = other.execute("SELECT trace_id, span_id, log_id, created FROM logmap").fetchall()
             links = other.execute("SELECT trace_id, span_id, parent_span_id, explicit FROM links").fetchall()
@@ -137,7 +140,7 @@ class Spool:
         db.execute("BEGIN")
         db.executemany(
             "INSERT INTO requests(trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id,"
-            " environment, created, wait_left) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " environment, created, wait_left, update_tool, update_log) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         db.executemany("INSERT OR IGNORE INTO logmap(trace_id, span_id, log_id, created) VALUES (?,?,?,?)", logmap)
@@ -222,8 +225,13 @@ class Spool:
         """The request waits for ``waiting_on``'s Log, for ``wait_left`` more seconds."""
         self._write("UPDATE requests SET waiting_on = ?, wait_left = ? WHERE row = ?", (waiting_on, wait_left, row))
 
-    def ready(self, row: int, body: bytes) -> None:
-        self._write("UPDATE requests SET body = ?, ready = 1, waiting_on = NULL WHERE row = ?", (body, row))
+    def ready(self, row: int, body: bytes, update: tuple[str, str] | None = None) -> None:
+        """The request in its final form; ``update`` = (tool id, Log id) for a completion."""
+        tool_id, log_id = update if update is not None else (None, None)
+        self._write(
+            "UPDATE requests SET body = ?, ready = 1, waiting_on = NULL, update_tool = ?, update_log = ? WHERE row = ?",
+            (body, tool_id, log_id, row),
+        )
 
     def acknowledged(self, row: int, trace_id: str, span_id: str, log_id: str) -> None:
         self._write("DELETE FROM requests WHERE row = ?", (row,))
@@ -251,7 +259,7 @@ class Spool:
     def rows(self, *, rows: list[int] | None = None) -> Iterator[SpoolRow]:
         query = (
             "SELECT row, trace_id, span_id, body, ready, parent_span_id, waiting_on, version_id, environment,"
-            " wait_left FROM requests"
+            " wait_left, update_tool, update_log FROM requests"
         )
         if rows is not None:
             if not rows:
@@ -263,7 +271,8 @@ class Spool:
             self._failed(exc)
             return
         for r in found:
-            yield SpoolRow(r[0], r[1], r[2], bytes(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], r[9])
+            update = (r[10], r[11]) if r[10] is not None and r[11] is not None else None
+            yield SpoolRow(r[0], r[1], r[2], bytes(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], r[9], update)
 
     def body(self, row: int) -> bytes | None:
         found = self._db.execute("SELECT body FROM requests WHERE row = ?", (row,)).fetchone()
@@ -320,8 +329,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(_SCHEMA)
     columns = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
-    if "wait_left" not in columns:  # a spool written by an earlier release
-        db.execute("ALTER TABLE requests ADD COLUMN wait_left REAL")
+    for column, kind in (("wait_left", "REAL"), ("update_tool", "TEXT"), ("update_log", "TEXT")):
+        if column not in columns:  # a spool written by an earlier release
+            db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
     return db
 
 

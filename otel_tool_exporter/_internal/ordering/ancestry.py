@@ -33,8 +33,13 @@ class Node:
     explicit: str | None = None
     failure: str | None = None
     waiters: list[Any] | None = None
-    probe: Any = None  # State.LAZY: the live span, judged only when a descendant asks
+    probe: Any = None  # the live span: judged when a descendant asks; kept while an open tool
     opened: float = 0.0  # when its start was seen (engine clock)
+    # live parents: a Log created early for a tool span still running
+    early: str | None = None  # its Log id once created
+    early_tool: str | None = None  # the Tool id the server answered with (for the completion)
+    early_asked: bool = False  # asked for (once): in flight, created, or failed
+    completion: Any = None  # the span ended while its early Log was still being created
 
 
 class Facts(NamedTuple):

@@ -23,7 +23,7 @@ from otel_tool_exporter._internal.ordering.ancestry import AncestryStore, Facts,
 from otel_tool_exporter._internal.ordering.states import Reason, State
 from otel_tool_exporter._internal.spans import format_span_id
 
-__all__ = ["OrderingEngine", "Pending", "Reason", "Release"]
+__all__ = ["LiveParent", "OrderingEngine", "Pending", "Reason", "Release"]
 
 Classifier = Callable[[Any], "tuple[bool | None, str | None]"]
 """``probe -> (is_tool, explicit_parent)``; ``is_tool`` is None when it cannot tell yet."""
@@ -46,14 +46,28 @@ class Pending:
 
 
 @dataclass(slots=True, frozen=True)
+class LiveParent:
+    """A tool span still running whose Log should be created now, so its children can nest
+    under it at once (``probe`` is the live span, to build that early Log from)."""
+
+    trace_id: int
+    span_id: int
+    parent: int | None
+    explicit: str | None
+    probe: Any
+
+
+@dataclass(slots=True, frozen=True)
 class Release:
     """A Log that may go now: under ``parent_log_id``, or without a parent for ``unresolved``'s
-    reason. ``skipped`` names a nearer ancestor that was passed over because its Log failed."""
+    reason. ``skipped`` names a nearer ancestor that was passed over because its Log failed.
+    With ``update``, it completes a Log created early (Update Log) instead of creating one."""
 
     item: Pending
     parent_log_id: str | None
     unresolved: dict[str, str] | None = None
     skipped: dict[str, str] | None = None
+    update: tuple[str, str] | None = None  # (tool id, Log id): complete the Log created early
 
 
 class OrderingEngine:
@@ -66,9 +80,11 @@ class OrderingEngine:
         trace_ttl: float = 900.0,
         max_tracked_spans: int = 200_000,
         ancestry_from_start: bool = False,
+        live_parent_after: float | None = None,
         now: float = 0.0,
     ) -> None:
         self._classify = classify_open
+        self.live_parent_after = live_parent_after  # None: children wait for their parent's end
         self.max_parent_wait = max_parent_wait
         self.max_pending = max_pending
         self.ancestry_from_start = ancestry_from_start
@@ -78,6 +94,9 @@ class OrderingEngine:
         self._deadlines: list[tuple[float, int, Pending]] = []
         self._out: list[Release] = []
         self._waits: list[tuple[Pending, int]] = []
+        self._live_due: list[tuple[float, int, int, int]] = []  # (when, seq, trace, span)
+        self._live_seq = 0
+        self._live: list[LiveParent] = []
 
     # ------------------------------------------------------------------ introspection
     @property
@@ -95,7 +114,16 @@ class OrderingEngine:
     def next_deadline(self) -> float | None:
         while self._deadlines and self._deadlines[0][2].waiting_on is None:
             heapq.heappop(self._deadlines)
-        return self._deadlines[0][0] if self._deadlines else None
+        child = self._deadlines[0][0] if self._deadlines else None
+        live = self._live_due[0][0] if self._live_due else None
+        if child is None or live is None:
+            return child if live is None else live
+        return min(child, live)
+
+    def take_live_parents(self) -> list[LiveParent]:
+        """Tool spans still running whose Log should be created now (``submit_early``)."""
+        live, self._live = self._live, []
+        return live
 
     def waiting_items(self) -> Iterator[Pending]:
         for _, _, item in self._deadlines:
@@ -125,6 +153,12 @@ class OrderingEngine:
     def expire(self, now: float) -> Sequence[Release]:
         """Children whose ``max_parent_wait`` has passed go without their parent."""
         self.now = now
+        while self._live_due and self._live_due[0][0] <= now:
+            _, _, trace_id, span_id = heapq.heappop(self._live_due)
+            spans = self.store.peek(trace_id)
+            node = spans.get(span_id) if spans is not None else None
+            if isinstance(node, Node) and node.waiters:
+                self._ask_early(trace_id, span_id, node)
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, item = heapq.heappop(self._deadlines)
             if item.waiting_on is not None:
@@ -187,10 +221,37 @@ class OrderingEngine:
         node.probe = None
         node.explicit = item.explicit or node.explicit
         store.busier(item.trace_id, 1)
+        if node.early is not None:  # its Log exists already: complete it
+            node.state, node.log_id = State.LOGGED, node.early
+            assert node.early_tool is not None
+            self._out.append(Release(item, None, update=(node.early_tool, node.early)))
+            self._wake(spans, node)
+            return self._flush_out()
+        if node.early_asked and node.completion is None and node.early_tool is None:
+            node.completion = item  # its early Log is still being created: complete it then
+            return self._flush_out()
         if item.replayed and item.parent is None:
             self._release(item, None, None)  # its trace_parent_id was settled before a restart
         else:
             self._resolve(spans, item)
+        return self._flush_out()
+
+    def submit_early(self, item: Pending) -> Sequence[Release]:
+        """The early Log of a tool span still running (built from a :class:`LiveParent`): it
+        nests like any Log; once created, the span's children nest under it at once."""
+        self.store.busier(item.trace_id, 1)
+        self._resolve(self.store.trace(item.trace_id, self.now), item)
+        return self._flush_out()
+
+    def early_failed(self, trace_id: int, span_id: int) -> Sequence[Release]:
+        """No early Log after all (it could not be built): its children wait for the span's end."""
+        spans = self.store.peek(trace_id)
+        node = spans.get(span_id) if spans is not None else None
+        if isinstance(node, Node):
+            node.early_tool = ""  # marks 'tried': never asked again
+            if node.completion is not None:
+                completion, node.completion = node.completion, None
+                self._resolve(spans, completion)  # type: ignore[arg-type]
         return self._flush_out()
 
     def submit_all(self, items: list[Pending]) -> Sequence[Release]:
@@ -210,9 +271,15 @@ class OrderingEngine:
         return self._flush_out()
 
     def settled(
-        self, trace_id: int, span_id: int, *, log_id: str | None = None, failure: str | None = None
+        self,
+        trace_id: int,
+        span_id: int,
+        *,
+        log_id: str | None = None,
+        tool_id: str | None = None,
+        failure: str | None = None,
     ) -> Sequence[Release]:
-        """A submitted Log was created (``log_id``) or failed for good (``failure``)."""
+        """A submitted Log was created (``log_id``, of Tool ``tool_id``) or failed for good."""
         store = self.store
         spans = store.peek(trace_id)
         if spans is None:
@@ -221,6 +288,20 @@ class OrderingEngine:
         if spans.get(span_id) is None:
             return ()
         node = store.node(spans, span_id, None, State.PENDING)
+        if node.early_asked and node.early is None and node.early_tool is None:  # the early Log's answer
+            if log_id is not None:
+                node.early, node.early_tool = log_id, tool_id or ""
+                self._wake(spans, node)  # children nest under the running parent now
+                if node.completion is not None:  # the span ended meanwhile: complete the Log
+                    completion, node.completion = node.completion, None
+                    node.state, node.log_id = State.LOGGED, log_id
+                    self._out.append(Release(completion, None, update=(node.early_tool, log_id)))
+            else:
+                return self.early_failed(trace_id, span_id)
+            return self._flush_out()
+        if node.early is not None and node.state == State.LOGGED:
+            store.settle(spans, span_id, node)  # a completion's answer: the Log was there all along
+            return ()
         if log_id is not None:
             node.state, node.log_id = State.LOGGED, log_id
         else:
@@ -265,6 +346,9 @@ class OrderingEngine:
             if type(found) is Node:
                 if found.state == State.LAZY:
                     self._judge(found)
+                if found.early is not None:  # a running parent whose Log was created early
+                    self._release(item, found.early, failed)
+                    return
                 if found.state.is_waitable:
                     self._wait(found, current, item)
                     return
@@ -288,7 +372,7 @@ class OrderingEngine:
 
     def _judge(self, node: Node) -> None:
         """Classify a lazily started span from its live state, as it is now."""
-        probe, node.probe = node.probe, None
+        probe = node.probe
         is_tool: bool | None = False
         explicit: str | None = None
         if self._classify is not None and probe is not None:
@@ -298,6 +382,8 @@ class OrderingEngine:
                 is_tool, explicit = False, None
         node.state = State.OPEN_TOOL if is_tool else State.OPEN_UNKNOWN if is_tool is None else State.OPEN_OTHER
         node.explicit = node.explicit or explicit
+        if node.state != State.OPEN_TOOL:
+            node.probe = None  # kept only where an early Log may be built from it
 
     def _wait(self, node: Node, span_id: int, item: Pending) -> None:
         if item.waiting_on is None and item.deadline == 0.0:
@@ -313,6 +399,19 @@ class OrderingEngine:
             heapq.heappush(self._deadlines, (item.deadline, item.seq, item))
         item.waiting_on = span_id
         self._waits.append((item, span_id))
+        if self.live_parent_after is not None and node.state == State.OPEN_TOOL and not node.early_asked:
+            due = node.opened + self.live_parent_after
+            if due <= self.now:
+                self._ask_early(item.trace_id, span_id, node)
+            else:
+                self._live_seq += 1
+                heapq.heappush(self._live_due, (due, self._live_seq, item.trace_id, span_id))
+
+    def _ask_early(self, trace_id: int, span_id: int, node: Node) -> None:
+        if node.early_asked or node.state != State.OPEN_TOOL or node.probe is None:
+            return
+        node.early_asked = True
+        self._live.append(LiveParent(trace_id, span_id, node.parent, node.explicit, node.probe))
 
     def _wake(self, spans: Spans, node: Node) -> None:
         if not node.waiters:

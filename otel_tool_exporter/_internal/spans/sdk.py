@@ -17,7 +17,15 @@ from typing import Any
 
 from otel_tool_exporter._internal.spans.record import EventRecord, LinkRecord, SpanRecord
 
-__all__ = ["OrdinaryEnd", "attributes_of", "fast_attributes", "read_end", "record_from_readable", "span_processors"]
+__all__ = [
+    "OrdinaryEnd",
+    "attributes_of",
+    "fast_attributes",
+    "read_end",
+    "record_from_open",
+    "record_from_readable",
+    "span_processors",
+]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -87,6 +95,17 @@ def record_from_readable(span: Any) -> SpanRecord:
         if links
         else (),
     )
+
+
+def record_from_open(span: Any) -> SpanRecord:
+    """A record of a span that is still running, as it is now: its attributes and events are
+    copied (the application may still be writing them), and it has no end."""
+    record = record_from_readable(span)
+    events = tuple(EventRecord(e.name, e.timestamp, dict(e.attributes or {})) for e in list(span.events or ()))
+    record.attributes = dict(record.attributes)
+    record.events = events
+    record.end_time_unix_nano = 0
+    return record
 
 
 def read_end(span: Any, may_matter: Any, explicit_key: str) -> SpanRecord | OrdinaryEnd | None:

@@ -53,7 +53,13 @@ class AiohttpTransport(RuleLayer):
         return self._session
 
     async def _exchange(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], content: bytes, proxy: str | None
+        self,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        content: bytes,
+        proxy: str | None,
+        method: str = "POST",
     ) -> TransportResponse:
         session = self._ensure()
         headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
@@ -64,8 +70,8 @@ class AiohttpTransport(RuleLayer):
             target = URL(url)
             if len(self._urls) < 16:
                 self._urls[url] = target
-        async with session.post(
-            target, params=params or None, headers=headers, data=content, proxy=proxy, allow_redirects=False
+        async with session.request(
+            method, target, params=params or None, headers=headers, data=content, proxy=proxy, allow_redirects=False
         ) as resp:
             encoding = resp.headers.get("Content-Encoding", "")
             length = resp.content_length

@@ -64,6 +64,10 @@ class TransportResponse:
 
 
 class Transport(Protocol):
+    """``post`` sends a request with a body; the built-in transports also take ``method="PATCH"``
+    (completing a Log created early, README: Live parents). One you write yourself needs only POST:
+    without ``method`` it is never asked for anything else."""
+
     async def post(
         self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
     ) -> TransportResponse: ...
@@ -181,8 +185,16 @@ class RuleLayer:
             self._ssl = default_ssl_context(self._ca_file)
         return self._ssl
 
+    supports_methods = True  # post(..., method="PATCH") works
+
     async def post(
-        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        content: bytes,
+        method: str = "POST",
     ) -> TransportResponse:
         try:
             route = self._routes.route(url)
@@ -190,7 +202,9 @@ class RuleLayer:
             raise map_exception(exc) from exc
         if route.netrc_authorization is not None and not any(k.lower() == "authorization" for k in headers):
             headers = {**headers, "Authorization": route.netrc_authorization}
-        response = await _exchange_within(self._exchange(url, params, headers, content, route.proxy), self.timeout)
+        response = await _exchange_within(
+            self._exchange(url, params, headers, content, route.proxy, method), self.timeout
+        )
         if response.status >= 300 and response.body:
             response = TransportResponse(
                 response.status, response.headers, _scrub(response.body, headers), response.problem
@@ -198,7 +212,13 @@ class RuleLayer:
         return response
 
     async def _exchange(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], content: bytes, proxy: str | None
+        self,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        content: bytes,
+        proxy: str | None,
+        method: str = "POST",
     ) -> TransportResponse:
         raise NotImplementedError
 

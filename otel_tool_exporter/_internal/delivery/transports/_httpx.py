@@ -66,11 +66,17 @@ class HttpxTransport(RuleLayer):
         return client
 
     async def _exchange(
-        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], content: bytes, proxy: str | None
+        self,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        content: bytes,
+        proxy: str | None,
+        method: str = "POST",
     ) -> TransportResponse:
         client = self._client(proxy)
         headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
-        request = client.build_request("POST", url, params=params or None, headers=headers, content=content)
+        request = client.build_request(method, url, params=params or None, headers=headers, content=content)
         resp = await client.send(request, stream=True, follow_redirects=False)
         try:
             if resp.is_stream_consumed:  # an httpx transport that answered from memory (MockTransport)
