@@ -1,5 +1,6 @@
-"""Recognisers on shapes their captured fixture does not show (LangSmith's ``@traceable`` tools;
-AgentOps and Braintrust, not captured, on their documented attributes), and the registry's rules: fixed order, user recognisers first, the predicate, and the
+"""Recognisers on shapes their captured fixture does not show (LangSmith's ``@traceable`` tools,
+AgentOps' older ``agentops.entity.*`` names; Braintrust, not captured, on its documented
+attributes), and the registry's rules: fixed order, user recognisers first, the predicate, and the
 traps that need a hand-made span (cut-off JSON, placeholder ids)."""
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def test_langsmith_failed_run_has_no_output() -> None:
     assert _log(_span("empty", attrs))["output"] == "{}"
 
 
-def test_agentops_tool_decorator() -> None:
+def test_agentops_older_entity_attributes() -> None:
+    """Before 0.4.21 the decorator wrote ``agentops.entity.*`` (the fixture has ``agentops.tool.*``)."""
     log = _log(
         _span(
             "lookup_user.tool",
@@ -192,3 +194,27 @@ def test_haystack_failed_call_without_the_error_object() -> None:
     assert "haystack.tool.error" not in log["metadata"].get("attributes", {})
     # the span name alone is not a tool call: Haystack always names the tool
     assert ConventionRegistry().recognise(_span("haystack.agent.step.tool", {})) is None
+
+
+def test_google_adk_function_response_is_unwrapped_only_for_its_own_tool() -> None:
+    """OpenInference's ADK instrumentation records ``{"id", "name", "response"}``; a tool that
+    really returns such an object for another name, or from another instrumentation, keeps it."""
+    response = json.dumps({"id": "call_1", "name": "get_weather", "response": {"result": "Sunny"}})
+    attrs = {"openinference.span.kind": "TOOL", "tool.name": "get_weather", "output.value": response}
+    adk = _span("execute_tool get_weather", attrs, scope_name="openinference.instrumentation.google_adk")
+    assert _log(adk)["output"] == "Sunny"
+    other = _span("execute_tool other", {**attrs, "tool.name": "other"}, scope_name=adk.scope_name)
+    assert json.loads(_log(other)["output"]) == json.loads(response)
+    assert json.loads(_log(_span("get_weather", attrs))["output"]) == json.loads(response)
+
+
+def test_logfire_function_span_error_and_plain_text() -> None:
+    """Logfire's ``error`` attribute is JSON ``{"message", "data": {"error"}}`` on a failed call; any
+    other text is the error as written; a span with the template but no tool name is no tool call."""
+    attrs = {"logfire.msg_template": "Function: {name}", "name": "fail_tool", "input": '{"reason": "disk full"}'}
+    error = json.dumps({"message": "Error running tool", "data": {"tool_name": "fail_tool", "error": "boom"}})
+    log = _log(_span("Function: {name}", {**attrs, "error": error}))
+    assert log["error"] == "Error running tool: boom"
+    assert log["inputs"] == {"reason": "disk full"}
+    assert _log(_span("Function: {name}", {**attrs, "error": "disk on fire"}))["error"] == "disk on fire"
+    assert ConventionRegistry().recognise(_span("Function: {name}", {"input": "{}"})) is None

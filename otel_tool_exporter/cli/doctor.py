@@ -329,7 +329,11 @@ def _span_section(report: _Report, path: Path, settings: Settings | None, regist
     detailed = 0
     for span, call in zip(spans, calls, strict=True):
         if len(spans) > 1 and call is None:
-            report.line(f"  - {span.name!r}: not a tool span")
+            hint = registry.unclaimed_tool_hint(span)
+            if hint is None:
+                report.line(f"  - {span.name!r}: not a tool span")
+            else:
+                report.problem(f"{span.name!r}: not claimed, but looks like a tool call", hint)
             continue
         if detailed >= MAX_DETAILED_SPANS:
             report.line(f"  - {span.name!r}: tool span ({call.convention if call else '?'}); not shown in full")
@@ -358,10 +362,14 @@ def _explain_span(
             )
         else:
             report.line("  ✗ not a tool span: it carries no convention's marker (see the list above)")
-        interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
-        if interesting:
-            report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
-        report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
+        hint = registry.unclaimed_tool_hint(span)
+        if hint is not None:
+            report.line(f"    {hint}")
+        else:
+            interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
+            if interesting:
+                report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
+            report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
         report.problems.append(f"span {span.name!r} is not a tool span")
         return
     recorded = [

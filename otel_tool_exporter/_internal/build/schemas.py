@@ -161,6 +161,7 @@ _CALL_SOURCES = (
     "langfuse.observation.output",  # Langfuse generation: {"tool_calls": [{"id", "name", "arguments"}]}
     "mlflow.spanOutputs",  # MLflow CHAT_MODEL: OpenAI chat completion
     "gcp.vertex.agent.llm_response",  # ADK 1.x: content.parts[].function_call {"id", "name", "args"}
+    "output",  # Logfire (OpenAI Agents) chat completion: the choices' messages with OpenAI tool_calls
 )
 _MAX_SOURCE_CHARS = 256 * 1024
 

@@ -58,9 +58,7 @@ class Reachability:
         if not self.down:
             self.down = True
             self.cause = cause
-            logger.warning(
-                "otel_tool_exporter: cannot reach %s (%s); Logs are kept and retried", self.where, cause
-            )
+            logger.warning("otel_tool_exporter: cannot reach %s (%s); Logs are kept and retried", self.where, cause)
 
     def answered(self) -> None:
         if self.down:

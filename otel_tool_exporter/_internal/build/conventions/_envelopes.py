@@ -17,9 +17,11 @@ __all__ = [
     "adk_result",
     "content_blocks_text",
     "decoded",
+    "genai_function_response",
     "langchain_callback_input",
     "langchain_tool_message",
     "langsmith_output",
+    "result_object",
     "strip_call_envelope",
     "take_decoded",
 ]
@@ -73,7 +75,11 @@ def _tool_message_fields(node: Any) -> Mapping[str, Any] | None:
         return kwargs
     # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"}
     # (LangSmith's OTel mode writes this one with additional_kwargs and response_metadata)
-    if node.get("type") == "tool" and "content" in node and set(node) <= _LC_MESSAGE_EXTRA_KEYS:
+    if (
+        node.get("type") == "tool"
+        and "content" in node
+        and ("tool_call_id" in node or set(node) <= _LC_MESSAGE_EXTRA_KEYS)
+    ):
         return node
     return None
 
@@ -95,6 +101,33 @@ def langchain_tool_message(value: Any) -> tuple[Any, str | None, bool]:
         text = content_blocks_text(content)
         content = text if text is not None else content
     return decode_json(content), clean_call_id(fields.get("tool_call_id")), True
+
+
+_RESULT_OBJECT_KEYS = frozenset({"tool_name", "raw_input", "blocks", "content", "is_error"})
+
+
+def result_object(value: Any) -> tuple[Any, str | None, bool]:
+    """Unwrap a serialized result object that carries the tool's raw return value.
+
+    ``{"raw_output": v, "tool_name", "raw_input", "blocks"/"content", "is_error"}`` (LlamaIndex's
+    ``ToolOutput``) gives ``v``, and a tool message object (``{"type": "tool", "content": …,
+    "tool_call_id": …}``, LangChain's ``ToolMessage`` in any of its serialized shapes) gives its
+    content. Returns ``(value, error, matched)``: ``error`` is the object's text when it says
+    ``is_error``. Both shapes are specific enough that no plain return value is mistaken for them.
+    """
+    if type(value) is not dict and not isinstance(value, Mapping):
+        return value, None, False  # text, a number, a list: no result object
+    if "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
+        raw = decode_json(value["raw_output"])
+        error = None
+        if value.get("is_error") is True:
+            blocks = value.get("blocks")
+            text = content_blocks_text(blocks) if isinstance(blocks, list) else None
+            content = value.get("content")
+            error = text or (content if isinstance(content, str) and content else None) or str(raw)
+        return raw, error, True
+    content, _, matched = langchain_tool_message(value)
+    return (content, None, True) if matched else (value, None, False)
 
 
 def langchain_callback_input(value: Any) -> tuple[Any, str | None, bool]:
@@ -128,6 +161,23 @@ def adk_result(value: Any) -> Any:
     """Google ADK wraps a non-dict return value as ``{"result": value}``."""
     if isinstance(value, Mapping) and len(value) == 1 and "result" in value:
         return value["result"]
+    return value
+
+
+_FUNCTION_RESPONSE_KEYS = frozenset({"id", "name", "response", "will_continue", "scheduling", "parts"})
+
+
+def genai_function_response(value: Any, name: str) -> Any:
+    """A Google GenAI ``FunctionResponse`` for the tool ``name`` (``{"id", "name", "response"}``, as
+    OpenInference records a Google ADK tool's output) reduced to the tool's own return value, ADK's
+    ``{"result": ...}`` wrapper included."""
+    if (
+        isinstance(value, Mapping)
+        and "response" in value
+        and value.get("name") == name
+        and set(value) <= _FUNCTION_RESPONSE_KEYS
+    ):
+        return adk_result(value["response"])
     return value
 
 

@@ -1,8 +1,11 @@
 """AgentOps (v0.4+, OTel-based): ``agentops.span.kind == "tool"``.
 
-The ``@tool`` decorator records ``agentops.entity.name`` / ``agentops.entity.input`` /
-``agentops.entity.output``; AgentOps' tool attributes add ``tool.name``, ``tool.parameters``
-(here the call's *arguments*, unlike OpenInference where it is a schema) and ``tool.result``.
+As the SDK's ``@tool`` decorator writes it (captured from agentops 0.4.21): span ``{name}.tool``,
+``operation.name`` (the tool), ``agentops.tool.input`` (the decorator's ``{"args", "kwargs"}``
+envelope as JSON) and ``agentops.tool.output`` (a string as is, anything else as JSON); a failure
+sets the status and exception events. Older releases spelled these ``agentops.entity.name`` /
+``.input`` / ``.output``, and AgentOps' tool attributes add ``tool.name``, ``tool.parameters`` (the
+call's *arguments*, unlike OpenInference where it is a schema) and ``tool.result``.
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ class AgentOpsToolRecogniser:
             return None
         reader = AttrReader(attrs)
         reader.mark(KIND)
-        name = reader.text("tool.name", "agentops.entity.name")
+        name = reader.text("tool.name", "operation.name", "agentops.entity.name")
         if name is None and span.name.endswith(".tool"):
             name = span.name[: -len(".tool")] or None
         name = name or span.name
         if not name:
             return None
-        arguments = take_decoded(reader, "agentops.entity.input", "tool.parameters")
-        result = take_decoded(reader, "agentops.entity.output", "tool.result")
+        arguments = take_decoded(reader, "agentops.tool.input", "agentops.entity.input", "tool.parameters")
+        result = take_decoded(reader, "agentops.tool.output", "agentops.entity.output", "tool.result")
         return ToolCall(
             name=name,
             convention=self.name,

@@ -12,7 +12,10 @@ CrewAI… Their traps:
 * ``tool.parameters`` is a JSON Schema for OpenAI Agents, but smolagents writes its own inputs
   dict ``{arg: {"type", "description", "nullable"?}}``: that is converted to the JSON Schema
   smolagents itself sends to the model (``any`` → ``string``), so the Tool version matches the
-  schema on the LLM span.
+  schema on the LLM span; Agno and AutoGen write the call's arguments there instead (then it is
+  just a copy of the inputs);
+* Google ADK's instrumentation records the output as the model-facing ``FunctionResponse``
+  (``{"id", "name", "response": {"result": ...}}``), unwrapped to the tool's own return value.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
 from otel_tool_exporter._internal.build.conventions._envelopes import (
     decoded,
+    genai_function_response,
     langchain_tool_message,
     strip_call_envelope,
 )
@@ -38,6 +42,7 @@ INPUT_MIME = "input.mime_type"
 OUTPUT = "output.value"
 OUTPUT_MIME = "output.mime_type"
 CALL_ID_KEYS = ("tool.id", "tool_call.id")
+ADK_SCOPE = "openinference.instrumentation.google_adk"  # records the FunctionResponse as the output
 
 _SMOLAGENTS_TYPES = {"any": "string", "image": "string", "audio": "string"}
 
@@ -47,11 +52,14 @@ def _is_kind_tool(value: Any) -> bool:
 
 
 def _value(raw: Any, mime: Any) -> tuple[Any, bool]:
-    """``text/plain`` values are text even when they look like JSON; anything else is decoded."""
+    """A ``text/plain`` value stays text unless the whole text is an object or a list (JSON, or
+    the Python ``repr`` CrewAI and Agno record for a dict result): ``"42"`` stays the text
+    ``"42"``. Anything else is decoded."""
     if raw is MISSING:
         return MISSING, False
     if isinstance(mime, str) and mime.lower().startswith("text/"):
-        return raw, False
+        value = decode_json(raw)
+        return (value if isinstance(value, (dict, list)) else raw), False
     return decoded(raw)
 
 
@@ -121,6 +129,8 @@ class OpenInferenceToolRecogniser:
         elif OUTPUT in attrs:
             reader.mark(OUTPUT_MIME)
             result, envelope_call_id, _ = langchain_tool_message(result)
+            if span.scope_name == ADK_SCOPE:
+                result = genai_function_response(result, name)
 
         schema = None
         if PARAMETERS in attrs:
