@@ -31,6 +31,9 @@ def main() -> int:
     parser.add_argument("--batch", action="store_true", help="BatchSpanProcessor instead of ToolSpanProcessor")
     parser.add_argument("--prefix", default="p")
     parser.add_argument("--linger", type=float, default=0.0, help="with --no-shutdown: stay alive this long")
+    parser.add_argument(
+        "--live", type=float, default=0.0, help="one parent tool running this long, its child ended first"
+    )
     args = parser.parse_args()
 
     settings = {"base_url": args.base_url, "api_key": "k"}
@@ -43,6 +46,18 @@ def main() -> int:
     else:
         provider.add_span_processor(ToolSpanProcessor(exporter))
     tracer = provider.get_tracer("producer")
+    if args.live:
+        attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": json.dumps({"topic": "x"})}
+        with tracer.start_as_current_span(
+            "execute_tool agent_tool", attributes={**attrs, "gen_ai.tool.name": "agent_tool"}
+        ) as parent:
+            with tracer.start_as_current_span(
+                "execute_tool step", attributes={**attrs, "gen_ai.tool.name": "step", "gen_ai.tool.call.result": "ok"}
+            ):
+                pass
+            time.sleep(args.live)
+            parent.set_attribute("gen_ai.tool.call.result", "agent done")
+        print("parent ended", flush=True)
     for i in range(args.count):
         attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": json.dumps({"i": i})}
         if args.nested:
@@ -70,7 +85,7 @@ def main() -> int:
                 stats["in_flight"] == 0
                 and stats["parked_in_spool"] == 0
                 and stats["waiting_children"] == 0
-                and stats["sent"] > 0
+                and stats["sent"] + stats["completed_early"] > 0
             ):
                 break
             time.sleep(0.1)

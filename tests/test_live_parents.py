@@ -146,3 +146,61 @@ def test_the_stub_validates_update_log(stub: StubServer) -> None:
     assert httpx.patch(url.replace(log["id"], "log_missing"), json={}, headers=headers).status_code == 404
     assert httpx.patch(url.replace(log["tool_id"], "tl_other"), json={}, headers=headers).status_code == 404
     provider.shutdown()
+
+
+@pytest.mark.slow
+def test_a_crash_mid_run_keeps_the_early_parent_and_completes_it_after_restart(stub: StubServer, tmp_path: Any) -> None:
+    """SIGKILL while the parent's completion is on its way: the early parent and its child are
+    in place, and the restarted process completes the parent from the spool."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    producer = Path(__file__).with_name("producer_script.py")
+    spool = tmp_path / "spool"
+    env = {**os.environ, "OTEL_TOOL_EXPORTER_LIVE_PARENT_AFTER": "300ms"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(producer),
+            stub.base_url,
+            str(spool),
+            "0",
+            "--live",
+            "1.5",
+            "--no-shutdown",
+            "--linger",
+            "30",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert _wait_for(lambda: len(_logs(stub)) == 2, 10), "early parent and child delivered while it ran"
+    stub.set_faults(latency_ms=5000)  # the completion will be in flight when the process dies
+    assert proc.stdout.readline().strip() == "parent ended"
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    parent = next(log for log in _logs(stub) if log["path"] == "agent_tool")
+    assert "output" not in parent, "not completed before the crash"
+
+    stub.set_faults(latency_ms=0)
+    restarted = subprocess.run(
+        [sys.executable, str(producer), stub.base_url, str(spool), "0", "--replay-only"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    logs = _logs(stub)
+    assert len(logs) == 2, "still one parent Log and its child: nothing sent twice"
+    parent = next(log for log in logs if log["path"] == "agent_tool")
+    child = next(log for log in logs if log["path"] == "step")
+    assert child["trace_parent_id"] == parent["id"]
+    assert parent["output"] == "agent done" and "end_time" in parent
