@@ -123,6 +123,9 @@ def _flush_at_exit(ref: weakref.ReferenceType[TracerProvider]) -> None:
     if provider is None:
         return
     try:
-        provider.force_flush(EXIT_FLUSH_MILLIS)
+        provider.force_flush(EXIT_FLUSH_MILLIS)  # our exporters keep within their exit budget
+    except KeyboardInterrupt:  # Ctrl-C while waiting at exit: say what was not sent, no traceback
+        for exporter, _ in find_exporters(provider):
+            pipeline_of(exporter)._interrupted_at_exit()
     except Exception:
         pass

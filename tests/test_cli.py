@@ -138,22 +138,42 @@ def test_stub_help_shows_host_and_port_defaults() -> None:
     assert "--port PORT port to bind; 0 picks a free one (default: 8000)" in text
 
 
-@pytest.mark.parametrize(
-    ("args", "needles"),
-    [
-        (["stub", "--port", "99999"], ["otel-tool-exporter stub", "--port", "99999 is not a port number"]),
-        (["stub", "--port", "x"], ["--port", "'x' is not a port number"]),
-        (["serve", "--port", "70000"], ["otel-tool-exporter serve", "70000 is not a port number"]),
-        (["demo", "--port", "-1"], ["otel-tool-exporter demo", "-1 is not a port number"]),
-        (["logs", "-n", "0"], ["otel-tool-exporter logs", "at least 1"]),
-        (["logs", "-n", "-1"], ["at least 1"]),
-        (["stub", "--bogus"], ["unrecognized arguments: --bogus", "--help"]),
-        (["nosuchcommand"], ["invalid choice: 'nosuchcommand'"]),
-        ([], ["required: COMMAND"]),
-    ],
-)
-def test_bad_command_lines_are_one_line_exit_2(args: list[str], needles: list[str]) -> None:
-    assert_one_line_error(cli(*args), *needles, code=2)
+BAD_COMMAND_LINES: list[tuple[list[str], list[str]]] = [
+    (["stub", "--port", "99999"], ["otel-tool-exporter stub", "--port", "99999 is not a port number"]),
+    (["stub", "--port", "x"], ["--port", "'x' is not a port number"]),
+    (["serve", "--port", "70000"], ["otel-tool-exporter serve", "70000 is not a port number"]),
+    (["demo", "--port", "-1"], ["otel-tool-exporter demo", "-1 is not a port number"]),
+    (["logs", "-n", "0"], ["otel-tool-exporter logs", "at least 1"]),
+    (["logs", "-n", "-1"], ["at least 1"]),
+    (["stub", "--bogus"], ["unrecognized arguments: --bogus", "--help"]),
+    (["logs", "--url", "127.0.0.1:8000"], ["otel-tool-exporter logs", "(--url) is not an http(s) URL"]),
+    (["nosuchcommand"], ["invalid choice: 'nosuchcommand'"]),
+    ([], ["required: COMMAND"]),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_command_line_runs() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every bad command line run by the real script, all at once (each is a fresh interpreter)."""
+    assert EXE is not None
+    procs = {
+        " ".join(args): subprocess.Popen(
+            [EXE, *args], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for args, _ in BAD_COMMAND_LINES
+    }
+    runs = {}
+    for key, proc in procs.items():
+        out, err = proc.communicate(timeout=60)
+        runs[key] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return runs
+
+
+@pytest.mark.parametrize(("args", "needles"), BAD_COMMAND_LINES)
+def test_bad_command_lines_are_one_line_exit_2(
+    args: list[str], needles: list[str], bad_command_line_runs: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    assert_one_line_error(bad_command_line_runs[" ".join(args)], *needles, code=2)
 
 
 # ---------------------------------------------------------------- ports

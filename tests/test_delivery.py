@@ -101,9 +101,27 @@ def test_final_errors_are_counted_and_logged_once_per_message(
     stats = exporter.stats()
     assert stats["failed"] == {"http_409": 5} and stats["sent"] == 0 and stats["retries"] == 0
     messages = [r.getMessage() for r in caplog.records if "not created" in r.getMessage()]
-    assert len(messages) == 1 and "409" in messages[0]
+    assert len(messages) == 1, messages
+    assert "5 Logs not created (HTTP 409" in messages[0] and "tool: conflicting" in messages[0]
     assert all("sk-very-secret-key" not in r.getMessage() for r in caplog.records)
     assert all('"i"' not in r.getMessage() for r in caplog.records)  # payloads never logged
+    provider.shutdown()
+
+
+def test_one_line_per_problem_names_the_count_and_every_tool(
+    stub: StubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rejected key fails every Log alike: one line says how many, and for which tools."""
+    stub.set_faults(fail_next=4, status=401)
+    provider, _exporter = _provider(stub)
+    caplog.set_level(logging.WARNING, logger="otel_tool_exporter")
+    for name in ("get_weather", "lookup_user", "fail_tool", "research"):
+        _produce(provider, 1, name=name)
+    assert provider.force_flush(30_000)
+    messages = [r.getMessage() for r in caplog.records if "not created" in r.getMessage()]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("otel_tool_exporter: 4 Logs not created (HTTP 401")
+    assert messages[0].endswith("tools: get_weather, lookup_user, fail_tool, research")
     provider.shutdown()
 
 

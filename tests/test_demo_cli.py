@@ -159,3 +159,44 @@ def test_demo_wait_keeps_a_fixed_printed_url_until_ctrl_c() -> None:
 def test_demo_without_wait_says_the_stub_is_gone(demo: subprocess.CompletedProcess[str]) -> None:
     assert "The stub ran inside this command and has stopped" in demo.stdout
     assert "Open Humanloop" not in demo.stdout
+
+
+@pytest.mark.parametrize(
+    ("tty", "display", "browser_found", "offered"),
+    [
+        (False, ":0", True, False),  # piped or scripted: nobody to answer
+        (True, None, True, False),  # a terminal without a desktop (ssh, container)
+        (True, ":0", False, False),  # a desktop without a browser the webbrowser module knows
+        (True, ":0", True, True),
+    ],
+)
+def test_demo_offers_a_browser_only_when_one_can_open(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, display: str | None, browser_found: bool, offered: bool
+) -> None:
+    import webbrowser
+
+    from otel_tool_exporter.cli import demo
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    def get(using: str | None = None) -> object:
+        if not browser_found:
+            raise webbrowser.Error("could not locate runnable browser")
+        return object()
+
+    opened: list[str] = []
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if display is None:
+        monkeypatch.delenv("DISPLAY", raising=False)
+    else:
+        monkeypatch.setenv("DISPLAY", display)
+    monkeypatch.setattr(webbrowser, "get", get)
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
+    out = io.StringIO()
+    demo._offer_browser("http://127.0.0.1:8000/", out)
+    assert opened == (["http://127.0.0.1:8000/"] if offered else [])

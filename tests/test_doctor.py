@@ -242,6 +242,62 @@ def test_unreadable_span_file(capsys: Any, tmp_path: Path) -> None:
     assert code == 1 and "✗ cannot read" in out
 
 
+def _fixture_span(name: str, attributes: dict[str, Any], span_id: str = "00000000000000b2") -> dict[str, Any]:
+    return {"trace_id": "0" * 31 + "1", "span_id": span_id, "name": name, "attributes": attributes}
+
+
+def test_unclaimed_span_that_looks_like_a_tool_call_is_a_problem_with_a_way_to_claim_it(
+    capsys: Any, tmp_path: Path
+) -> None:
+    """Beside a claimed tool span, a span no convention claims but that carries a tool key and
+    arguments: doctor names what it saw and how to claim it, and exits non-zero."""
+    claimed = _fixture_span(
+        "execute_tool get_weather",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+        span_id="00000000000000b1",
+    )
+    unclaimed = _fixture_span("step", {"myapp.tool": "lookup_user", "myapp.args": '{"user_id": 42}'})
+    plain = _fixture_span("GET /users", {"http.method": "GET"}, span_id="00000000000000b3")
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps({"spans": [claimed, unclaimed, plain]}))
+    code, out = doctor(capsys, *OFFLINE, "--span", str(path))
+    assert code == 1
+    assert "No problems found" not in out
+    assert "'step': not claimed, but looks like a tool call" in out
+    assert "myapp.args, myapp.tool" in out
+    assert "is_tool_span=lambda span: span.name == 'step'" in out and "recognisers=" in out
+    assert "- 'GET /users': not a tool span" in out  # an ordinary span is no problem
+
+
+def test_a_span_the_general_recogniser_claims_is_shown_as_a_tool(capsys: Any, tmp_path: Path) -> None:
+    span = _fixture_span(
+        "acme.agent.step.tool",
+        {"acme.tool.name": "get_weather", "acme.agent.step.tool.input": '{"city": "Paris"}'},
+    )
+    path = tmp_path / "span.json"
+    path.write_text(json.dumps(span))
+    code, out = doctor(capsys, *OFFLINE, "--span", str(path))
+    assert code == 0
+    assert "convention 'generic', tool 'get_weather'" in out
+    assert _body(out)["inputs"] == {"city": "Paris"}
+
+
+def test_the_hint_is_a_pure_function_of_the_span() -> None:
+    from otel_tool_exporter._internal.spans import SpanRecord
+
+    registry = ConventionRegistry()
+
+    def hint(name: str, attrs: dict[str, Any]) -> str | None:
+        return registry.unclaimed_tool_hint(SpanRecord(1, 2, None, name, attributes=attrs))
+
+    assert hint("run", {"x.tool_used": "search", "x.output": "3 results"}) is not None
+    assert hint("call tool", {}) is not None  # the name speaks of a tool call
+    assert hint("tools", {"langgraph.node": "tools"}) is None
+    assert hint("chat", {"gen_ai.tool.definitions": "[]", "gen_ai.input.messages": "[]"}) is None
+    assert hint("chat", {"llm.tools.0.tool.name": "x", "llm.input": "hi"}) is None
+    assert hint("agent", {"openinference.span.kind": "AGENT", "tool.name": "x", "input.value": "{}"}) is None
+
+
 # ---------------------------------------------------------------- every problem it can see, in the list
 def _problems(out: str) -> list[str]:
     lines = out.splitlines()
@@ -339,3 +395,11 @@ def test_the_cli_script_exits_non_zero_on_problems(stub: StubServer) -> None:
     run = subprocess.run([exe, "doctor"], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert "add the API path" in run.stdout and run.stderr == ""
+
+
+def test_unknown_host_is_one_line_naming_it(capsys: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HUMANLOOP_API_KEY", "k")
+    code, out = doctor(capsys, "--base-url", "https://nosuch.invalid/v5")  # .invalid never resolves
+    assert code == 1
+    (problem,) = _problems(out)
+    assert problem.startswith("https://nosuch.invalid/v5 does not answer: host 'nosuch.invalid' not found (DNS")

@@ -131,11 +131,6 @@ GOLDEN: dict[str, Golden] = {
     "langsmith_otel": Golden(
         call_ids=OPENAI_STYLE_IDS,  # description and schema from gen_ai.tool.definitions on the chat span
         fail_error_exact="ValueError: boom: disk full",
-        awaiting={
-            "fail_tool.error": "needs the general value rules from the fidelity branch: the exception event "
-            "is type 'Exception' with message \"ValueError('boom: disk full')Traceback ...\"; the error should "
-            "read 'ValueError: boom: disk full' without the traceback",
-        },
     ),
     "llama_index": Golden(
         call_ids=NUMBERED_IDS,
@@ -148,11 +143,6 @@ GOLDEN: dict[str, Golden] = {
             "search_web": "search_web(query: 'str') -> 'str'\nSearch the web.",
         },
         fail_error_exact="ValueError: boom: disk full",
-        awaiting={
-            f"{tool}.output": "needs the general value rules from the fidelity branch: unwrap LlamaIndex's "
-            "ToolOutput {blocks, tool_name, raw_input, raw_output, is_error} to its raw_output"
-            for tool in ("get_weather", "lookup_user", "research", "search_web")
-        },
     ),
     # AutoGen records no arguments or results on its spans (only in Python logging) and traces no model
     # calls, so there are no definitions to learn a schema from
@@ -167,20 +157,12 @@ GOLDEN: dict[str, Golden] = {
         call_ids=NUMBERED_IDS,
         # Agno hands the error text back to the model as the tool's result, and records it as the output
         outputs={**OUTPUTS, "fail_tool": "boom: disk full"},
-        awaiting={
-            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
-            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
-        },
     ),
     "semantic_kernel": Golden(
         call_ids=NUMBERED_IDS,
         name_prefix="Tools-",  # Semantic Kernel names a tool "{plugin}-{function}", as the model sees it
         schemas=frozenset(),  # the definitions are on the invoke_agent span, which ends after the tools
         fail_error_exact="ValueError: boom: disk full",
-        awaiting={
-            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
-            "literal gen_ai.tool.call.result \"{'id': 42, ...}\" (str() of the dict) as the dict it is",
-        },
     ),
     "openai_agents_openllmetry": Golden(
         descriptions=False,
@@ -201,20 +183,12 @@ GOLDEN: dict[str, Golden] = {
             **OUTPUTS,
             "research": Prefix(OUTPUTS["research"] + "\n\n\nYou ONLY have access to the following tools"),
         },
-        awaiting={
-            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
-            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
-        },
     ),
     "dspy": Golden(
         descriptions=False,  # DSPy's instrumentation records no tool.name, description or schema
         schemas=frozenset(),
         extra_tools=("finish", "finish"),  # ReAct's built-in finish tool is a real tool call in DSPy
         fail_error_exact="ValueError: boom: disk full",
-        awaiting={
-            "name": "needs the general value rules from the fidelity branch: with no tool-name attribute the "
-            "name comes from the span name 'get_weather.__call__'; the '.__call__' suffix must go",
-        },
     ),
     # Langfuse's LangChain handler: no description or schema on the tool span (the definitions sit in
     # the generation's input as pseudo-messages); call ids from the observation metadata
@@ -225,10 +199,6 @@ GOLDEN: dict[str, Golden] = {
         # error text (status OK, no exception event, no error attribute): nothing tells it apart
         outputs={**OUTPUTS, "fail_tool": "boom: disk full"},
         fail_error=None,
-        awaiting={
-            "lookup_user.output": "needs the general value rules from the fidelity branch: read the Python "
-            "literal output.value \"{'id': 42, ...}\" (text/plain, str() of the dict) as the dict it is",
-        },
     ),
     # no tool definitions on any span; ADK's failing tool has no call id here either
     "google_adk_openinference": Golden(call_ids=ADK_IDS, schemas=frozenset()),
@@ -246,11 +216,6 @@ GOLDEN: dict[str, Golden] = {
         call_ids=NUMBERED_IDS,
         schemas=frozenset(),
         fail_error_exact="ValueError: boom: disk full",
-        awaiting={
-            "fail_tool.error": "needs the general value rules from the fidelity branch: the status description "
-            "is the exception's repr \"ValueError('boom: disk full')\"; the error should read 'ValueError: boom: "
-            "disk full' (the exception event has exactly that)",
-        },
     ),
     # the MCP SDK's server spans name the tool and the failure ('tool_error'), and nothing else: no
     # arguments, results, descriptions or call ids (the tool's exception text stays inside the server)

@@ -118,3 +118,91 @@ def test_children_of_a_dropped_log_are_still_sent(stub: StubServer, provider_for
     child = logs["search_web"][0]
     assert "trace_parent_id" not in child
     assert child["metadata"]["otel"]["unresolved_parent"]["reason"]
+
+
+# ------------------------------------------------------------------ wherever a value can land
+SECRETS = ("sk-live-1", "tok-2", "hunter3", "rt-4", "pk-5", "sess-6", "cs-7", "raw-8", "ev-9")
+
+
+def test_secrets_are_redacted_in_json_strings_stdout_raw_copies_and_every_key_spelling(
+    stub: StubServer, provider_for: Any
+) -> None:
+    """Arguments encoded twice, JSON text inside an argument and inside an attribute, a result
+    holding camelCase keys, the raw copy of a cut-off argument kept in metadata, and an event line
+    in stdout: none of the secrets reaches the server; everything else arrives as sent."""
+    provider, exporter = provider_for()
+    tracer = provider.get_tracer("test")
+    double_encoded = json.dumps(json.dumps({"city": "Paris", "accessToken": "sk-live-1"}))
+    with tracer.start_as_current_span(
+        "execute_tool get_weather",
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.call.arguments": double_encoded,
+        },
+    ) as span:
+        span.set_attribute(
+            "gen_ai.tool.call.result",
+            json.dumps({"forecast": "Sunny", "auth": json.dumps({"ACCESS-TOKEN": "tok-2", "user": "ada"})}),
+        )
+        span.set_attribute("app.config", json.dumps({"db": {"PASSWORD": "hunter3"}, "region": "eu"}))
+        span.set_attribute("app.session", "{'refreshToken': 'rt-4', 'privateKey': 'pk-5', 'sessionToken': 'sess-6'}")
+        span.add_event("login", {"client-secret": "cs-7", "step": "2"})
+        span.add_event("request", {"url": "https://api.example/x?api_key=ev-9&page=2"})
+    cut = json.dumps({"city": "Paris", "clientSecret": "raw-8", "note": "a long note"})[:-8]
+    with tracer.start_as_current_span(
+        "running tool",  # pydantic-ai v2: a cut-off argument keeps its raw text in metadata
+        attributes={"gen_ai.tool.name": "lookup_user", "tool_arguments": cut, "tool_response": "ok"},
+    ):
+        pass
+    assert exporter.force_flush(10_000)
+    logs = logs_by_path(stub)
+    stored = json.dumps(logs)
+    for secret in SECRETS:
+        assert secret not in stored, secret
+    weather = logs["get_weather"][0]
+    assert weather["inputs"] == {"city": "Paris", "accessToken": "[REDACTED]"}
+    output = json.loads(weather["output"])
+    assert output["forecast"] == "Sunny"
+    assert json.loads(output["auth"]) == {"ACCESS-TOKEN": "[REDACTED]", "user": "ada"}  # re-encoded text
+    attributes = weather["metadata"]["attributes"]
+    assert json.loads(attributes["app.config"]) == {"db": {"PASSWORD": "[REDACTED]"}, "region": "eu"}
+    assert "login" in weather["stdout"] and '"step":"2"' in weather["stdout"]
+    assert "page=2" in weather["stdout"]
+    lookup = logs["lookup_user"][0]
+    assert lookup["inputs"]["city"] == "Paris"
+    assert lookup["inputs"]["clientSecret"] == "[REDACTED]"
+    assert '"city": "Paris"' in lookup["metadata"]["attributes"]["tool_arguments"]  # the raw copy, redacted
+
+
+def test_redaction_leaves_requests_without_secrets_untouched() -> None:
+    """The fast path: a request with no secret-looking key anywhere is not copied, and text is
+    looked into only when a configured key could be spelled in it."""
+    from otel_tool_exporter._internal.build.redaction import Redactor
+    from otel_tool_exporter.settings import Settings
+
+    redactor = Redactor(Settings().redact_keys)
+    inputs = {"city": "Paris", "options": {"units": "C", "max_tokens": 5}, "note": '{"a": "b"}'}
+    metadata = {"otel": {"span_id": "ab"}, "attributes": {"gen_ai.usage.input_tokens": 3, "x": "key: value"}}
+    request = ToolLogRequest(path="p", inputs=inputs, output='{"temp": 21}', metadata=metadata, stdout="t e {}")
+    inputs, metadata = request.inputs, request.metadata
+    redactor.apply(request)
+    assert request.inputs is inputs and request.metadata is metadata
+    assert request.output == '{"temp": 21}' and request.stdout == "t e {}"
+    assert not redactor.has_secret(inputs) and not redactor.has_secret(metadata)
+    assert redactor.has_secret({"note": '{"Api-Key": "x"}'})
+
+
+def test_key_matching_in_any_spelling_and_position() -> None:
+    from otel_tool_exporter._internal.build.redaction import Redactor
+    from otel_tool_exporter.settings import Settings
+
+    redactor = Redactor(Settings().redact_keys)
+    secret = [
+        "accessToken", "access_token", "ACCESS-TOKEN", "accesstoken", "clientSecret", "client-secret",
+        "privateKey", "PRIVATE_KEY", "refreshToken", "sessionToken", "x.apiKey", "Authorization",
+        "aws_secret_access_key", "api_key_header", "password_hash", "OPENAI_API_KEY",
+    ]  # fmt: skip
+    plain = ["max_tokens", "input_tokens", "token_count", "tokenizer", "city", "gen_ai.usage.output_tokens"]
+    assert [k for k in secret if not redactor.is_secret_key(k)] == []
+    assert [k for k in plain if redactor.is_secret_key(k)] == []

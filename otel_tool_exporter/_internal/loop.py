@@ -149,6 +149,7 @@ class DeliveryLoop:
                 await asyncio.sleep(LINGER_SECONDS)
                 continue
             lingered = False
+            dispatch.failures.say(self._clock())  # delivery went quiet: one line per problem
             self._arm_timer()
             inbox.sleeping = True
             if inbox.ends or inbox.starts or dispatch.outcomes:  # re-check after publishing it
@@ -221,6 +222,11 @@ class DeliveryLoop:
                 stats.drop(built.dropped)
                 if built.detail:
                     self.log_once(f"hook:{built.detail}", "redact hook raised %s: Log dropped", built.detail)
+            elif logger.isEnabledFor(logging.DEBUG) and f"unclaimed:{span.name}" not in self._logged_messages:
+                hint = self.builder.registry.unclaimed_tool_hint(span)  # once per span name, when asked for
+                if hint is not None and len(self._logged_messages) <= 1000:
+                    self._logged_messages.add(f"unclaimed:{span.name}")
+                    logger.debug("span not logged: %s", hint)
             self._link(span.trace_id, span.span_id, span.parent_span_id, built.explicit_parent)
             self._release(
                 engine.ended(
@@ -361,6 +367,7 @@ class DeliveryLoop:
         for seq, marker in self._flushes:
             if dispatch.idle_before(seq):
                 dispatch.commit()
+                dispatch.failures.say(self._clock())  # what failed is said before the flush returns
                 if not marker.future.done():
                     marker.future.set_result(not dispatch.parked_before(seq))
             else:
@@ -449,7 +456,10 @@ class DeliveryLoop:
             self._release(self.engine.release_all(Reason.SHUTDOWN))
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
-            self.dispatch.commit()  # the spool itself is closed with the runtime, after the last task
+            self.dispatch.commit()
+            self.dispatch.failures.say(
+                self._clock(), final=True
+            )  # the spool itself is closed with the runtime, after the last task
 
     def log_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._logged_messages or len(self._logged_messages) > 1000:

@@ -247,12 +247,14 @@ def _to_remote(wait: bool, out: TextIO, err: TextIO) -> int:
 
 
 def _browser() -> bool:
-    """Whether a browser can be opened from here: the ``webbrowser`` module knows one, and a
-    person is at the terminal to say yes."""
+    """Whether a browser can be opened from here: a person is at the terminal to say yes, there is
+    a desktop, and the ``webbrowser`` module knows a browser."""
     import webbrowser
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return False
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False  # no desktop: at best a text browser would take over this terminal
     try:
         webbrowser.get()
     except webbrowser.Error:

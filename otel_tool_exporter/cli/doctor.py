@@ -14,16 +14,15 @@ import errno
 import json
 import os
 import re
+import socket
 import ssl
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from otel_tool_exporter._internal.build.builder import Builder, NotLogged
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry
@@ -42,6 +41,9 @@ from otel_tool_exporter.settings import (
     parse_env_value,
     unknown_variables,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SpanFileError", "read_spans", "register", "run_doctor"]
 
@@ -142,6 +144,8 @@ def _detail(response: httpx.Response) -> str:
 
 
 def _connection_section(report: _Report, settings: Settings) -> None:
+    import httpx
+
     report.heading("Connection (nothing is created)")
     base = settings.base_url.rstrip("/")
     headers = {**settings.headers, "X-API-KEY": settings.api_key_value}
@@ -178,6 +182,8 @@ def _connection_section(report: _Report, settings: Settings) -> None:
 def _probe_log_endpoint(report: _Report, client: httpx.Client, base: str, list_status: int) -> None:
     """No Tool listing here (the stub has none): ask the Log endpoint itself, with a body it must
     refuse. Authentication comes first, so 401/403 means a bad key and 422 a good one."""
+    import httpx
+
     url = f"{base}/tools/log"
     try:
         response = client.post(url, json=_INVALID_LOG_BODY)
@@ -220,6 +226,8 @@ _VERSIONED = re.compile(r"/v\d+$")
 def _with_api_path(client: httpx.Client, base: str) -> str | None:
     """The base URL with its API path (``/v5``) when that is what is missing: a Log endpoint
     answers there (anything but 404) though not at ``base`` itself."""
+    import httpx
+
     root = _root_of(base)
     candidates = [base + "/v5"] if not _VERSIONED.search(urlsplit(base).path) else []
     candidates += [root + "/v5"] if root + "/v5" not in (base, *candidates) else []
@@ -235,6 +243,8 @@ def _with_api_path(client: httpx.Client, base: str) -> str | None:
 
 def _why(exc: httpx.HTTPError, url: str) -> str:
     """Why a request got no answer, in one phrase naming host:port."""
+    import httpx
+
     parts = urlsplit(url)
     where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
     cause: BaseException | None = exc
@@ -243,8 +253,8 @@ def _why(exc: httpx.HTTPError, url: str) -> str:
             return f"connection to {where} refused (nothing listens on that port)"
         if isinstance(cause, ssl.SSLError):
             return f"TLS with {where} failed: {cause.reason or cause}"
-        if "Name or service not known" in str(cause) or "nodename nor servname" in str(cause):
-            return f"host {parts.hostname!r} not found (DNS)"
+        if isinstance(cause, socket.gaierror):
+            return f"host {parts.hostname!r} not found (DNS: {cause.strerror or cause})"
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer from {where} within {CHECK_TIMEOUT:g} s ({type(exc).__name__})"
@@ -254,6 +264,8 @@ def _why(exc: httpx.HTTPError, url: str) -> str:
 
 
 def _stub_note(report: _Report, client: httpx.Client, base: str) -> None:
+    import httpx
+
     if not is_loopback_url(base):
         return
     try:
@@ -317,7 +329,11 @@ def _span_section(report: _Report, path: Path, settings: Settings | None, regist
     detailed = 0
     for span, call in zip(spans, calls, strict=True):
         if len(spans) > 1 and call is None:
-            report.line(f"  - {span.name!r}: not a tool span")
+            hint = registry.unclaimed_tool_hint(span)
+            if hint is None:
+                report.line(f"  - {span.name!r}: not a tool span")
+            else:
+                report.problem(f"{span.name!r}: not claimed, but looks like a tool call", hint)
             continue
         if detailed >= MAX_DETAILED_SPANS:
             report.line(f"  - {span.name!r}: tool span ({call.convention if call else '?'}); not shown in full")
@@ -346,10 +362,14 @@ def _explain_span(
             )
         else:
             report.line("  ✗ not a tool span: it carries no convention's marker (see the list above)")
-        interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
-        if interesting:
-            report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
-        report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
+        hint = registry.unclaimed_tool_hint(span)
+        if hint is not None:
+            report.line(f"    {hint}")
+        else:
+            interesting = [k for k in span.attributes if k.split(".", 1)[0] in _MARKER_ROOTS]
+            if interesting:
+                report.line(f"    attributes that look related: {', '.join(sorted(interesting)[:12])}")
+            report.line("    still logged if you pass is_tool_span=lambda span: ... to ToolLogExporter")
         report.problems.append(f"span {span.name!r} is not a tool span")
         return
     recorded = [

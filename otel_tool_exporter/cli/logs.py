@@ -11,9 +11,11 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from otel_tool_exporter._internal.logtree import Trace, group_traces, render_traces, trace_key
 from otel_tool_exporter.cli import EXIT_INTERRUPTED
@@ -40,6 +42,8 @@ class LogSource:
     """Pages through ``GET {base}/logs`` and keeps the newest ``MAX_LOGS`` Logs in arrival order."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+        import httpx  # loaded by the commands that read Logs, not by every command's start
+
         self.base_url = api_base(base_url)
         self._client = client or httpx.Client(timeout=timeout)
         self.logs: list[dict[str, Any]] = []
@@ -50,6 +54,8 @@ class LogSource:
         self._client.close()
 
     def _page(self, page: int) -> tuple[list[dict[str, Any]], int]:
+        import httpx
+
         url = f"{self.base_url}/logs"
         try:
             response = self._client.get(url, params={"page": page, "size": PAGE_SIZE})
@@ -117,6 +123,9 @@ def run_logs(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = sys.stderr
     url = args.url or os.environ.get("HUMANLOOP_BASE_URL") or DEFAULT_URL
+    if urlsplit(url.strip()).scheme not in ("http", "https"):
+        named = "--url" if args.url else "HUMANLOOP_BASE_URL"
+        return fail("logs", f"{url!r} ({named}) is not an http(s) URL; give the stub's URL, e.g. {DEFAULT_URL}")
     color = _use_color(args.color, out)
     details = not args.brief
     source = LogSource(url)

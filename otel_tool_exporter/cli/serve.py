@@ -46,8 +46,6 @@ def default_spool_dir() -> Path:
 
 
 def register(subparsers: Any) -> None:
-    from otel_tool_exporter.sidecar.server import DEFAULT_MAX_BODY_BYTES
-
     parser = subparsers.add_parser(
         "serve",
         help="run the OTLP/HTTP receiver (Collector sidecar) that sends tool spans as Logs",
@@ -76,7 +74,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-body-bytes",
         type=int,
-        default=DEFAULT_MAX_BODY_BYTES,
+        default=None,
         help="cap on a request body, compressed and after decompression; at least 1024 (default: 20 MiB)",
     )
     spool = parser.add_mutually_exclusive_group()
@@ -133,8 +131,11 @@ def run_serve(args: argparse.Namespace) -> int:
             Path(spool_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             return fail("serve", f"cannot create spool directory {spool_dir}: {exc.strerror or exc}; check --spool-dir")
-    if args.max_body_bytes < 1024:
-        return fail("serve", f"--max-body-bytes {args.max_body_bytes} is too small: it must be at least 1024")
+    from otel_tool_exporter.sidecar.server import DEFAULT_MAX_BODY_BYTES
+
+    max_body_bytes = DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes
+    if max_body_bytes < 1024:
+        return fail("serve", f"--max-body-bytes {max_body_bytes} is too small: it must be at least 1024")
     try:
         exporter = ToolLogExporter(
             base_url=args.base_url,
@@ -147,7 +148,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         return fail("serve", str(exc))
     token = args.auth_token or os.environ.get(TOKEN_ENV) or None
-    config = SidecarConfig(auth_token=token, max_body_bytes=args.max_body_bytes)
+    config = SidecarConfig(auth_token=token, max_body_bytes=max_body_bytes)
     return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout, grpc_port))
 
 

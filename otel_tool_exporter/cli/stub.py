@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otel_tool_exporter._internal.background import serve_app
 from otel_tool_exporter.cli import port
 from otel_tool_exporter.cli._common import fail, listen_error, stop_signals
-from otel_tool_exporter.stub.server import Faults, create_app
+
+if TYPE_CHECKING:
+    from otel_tool_exporter.stub.server import Faults
 
 DEFAULT_PORT = 8000
 
@@ -35,6 +36,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_stub(args: argparse.Namespace) -> int:
+    from otel_tool_exporter.stub.server import Faults  # the server stack loads only for this command
+
     faults = Faults(
         latency_ms=args.latency_ms, error_rate=args.error_rate, status=args.status, retry_after=args.retry_after
     )
@@ -42,6 +45,9 @@ def run_stub(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, faults: Faults) -> int:
+    from otel_tool_exporter._internal.background import serve_app
+    from otel_tool_exporter.stub.server import create_app
+
     try:
         app = create_app(args.db, faults)
     except sqlite3.Error as exc:

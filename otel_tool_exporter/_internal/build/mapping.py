@@ -6,6 +6,8 @@ left for the ordering stage, which alone knows the parent's server-assigned Log 
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -13,14 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 from otel_tool_exporter._internal.build.conventions import ToolCall, ToolSchemaHint
 from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact, json_safe
-from otel_tool_exporter._internal.spans import SpanRecord
+from otel_tool_exporter._internal.spans import LinkRecord, SpanRecord, format_span_id, format_trace_id
 from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
 
 if TYPE_CHECKING:
     from otel_tool_exporter._internal.build.schemas import SchemaMemory
     from otel_tool_exporter.settings import Settings
 
-__all__ = ["EXPLICIT_PARENT_KEY", "MappedLog", "error_message", "map_recognised", "map_tool_span"]
+__all__ = [
+    "EXPLICIT_PARENT_KEY",
+    "MappedLog",
+    "error_details",
+    "error_message",
+    "map_recognised",
+    "map_tool_span",
+    "split_error",
+]
 
 EXPLICIT_PARENT_KEY = "humanloop.log.trace_parent_id"
 PATH_KEY = "humanloop.file.path"
@@ -126,32 +136,110 @@ def _inputs(arguments: Any) -> dict[str, Any] | None:
     return {"input": value}
 
 
-def error_message(span: SpanRecord, call: ToolCall | None = None) -> str | None:
-    """The Log's error: an explicit ``humanloop.log.error``, the status description, the first
-    exception event, ``error.type``, in that order; never empty when the span's status is ERROR."""
+_TRACEBACK = "Traceback (most recent call last):"
+_EXCEPTION_REPR = re.compile(r"\A\s*([A-Za-z_][\w.]*)\((.*)\)\s*\Z", re.S)
+_MAX_REPR_CHARS = 10_000
+_EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning", "Exit", "Interrupt", "Failure", "Timeout", "Cancelled")
+
+
+def _exception_repr(text: str, *, traced: bool) -> str | None:
+    """``ValueError('boom')`` (an exception's ``repr``) as ``ValueError: boom``; else ``None``.
+    Without a traceback after it, only a name that reads as an exception class counts
+    (``…Error``, ``…Exception``, …): ``Point(1, 2)`` is not reduced."""
+    match = _EXCEPTION_REPR.match(text)
+    if match is None or len(text) > _MAX_REPR_CHARS or not match.group(1).rsplit(".", 1)[-1][:1].isupper():
+        return None
+    if not traced and not match.group(1).endswith(_EXCEPTION_SUFFIXES):
+        return None
+    kind, raw_args = match.groups()
+    try:
+        args = ast.literal_eval(f"({raw_args},)") if raw_args.strip() else ()
+    except Exception:  # not literal arguments: not an exception repr we can read
+        return None
+    if not args:
+        return kind
+    return f"{kind}: {args[0] if len(args) == 1 else ', '.join(str(a) for a in args)}"
+
+
+def split_error(text: str) -> tuple[str, str | None, bool]:
+    """An error text as ``(message, traceback, typed)``.
+
+    Some instrumentations record an exception as its ``repr`` followed by the whole traceback
+    (``ValueError('boom')Traceback (most recent call last): …``): the message is then
+    ``ValueError: boom`` and the traceback is returned apart, so it does not bury the message. A
+    bare traceback gives its last line. ``typed`` says the message already names the exception
+    type (it came from a ``repr`` or a traceback's last line)."""
+    index = text.find(_TRACEBACK)
+    head, trace = (text, None) if index < 0 else (text[:index].strip(), text[index:])
+    if trace is not None and not head:
+        lines = [line.strip() for line in trace.splitlines() if line.strip()]
+        return (lines[-1] if len(lines) > 1 else text), trace, len(lines) > 1
+    reduced = _exception_repr(head, traced=trace is not None)
+    return (reduced, trace, True) if reduced is not None else (head, trace, False)
+
+
+def _exception_event(span: SpanRecord) -> tuple[str | None, str | None, str | None]:
+    """The first ``exception`` event's type, message and stack trace."""
+    for event in span.events:
+        if event.name == "exception":
+            attrs = event.attributes
+            values = (attrs.get("exception.type"), attrs.get("exception.message"), attrs.get("exception.stacktrace"))
+            etype, emsg, trace = (str(v) if v not in (None, "") else None for v in values)
+            return etype, emsg, trace
+    return None, None, None
+
+
+def error_details(span: SpanRecord, call: ToolCall | None = None) -> tuple[str | None, str | None]:
+    """The Log's ``error`` and the stack trace that goes with it (kept apart, in metadata).
+
+    An explicit ``humanloop.log.error`` first; else, when the status is ERROR: the status
+    description, reduced to ``{type}: {message}`` (a description that is just the exception's
+    message gets the exception event's type); else the first exception event as
+    ``{type}: {message}``; else ``error.type``; else what the convention read (an error attribute,
+    which also counts while the status stays UNSET). Never empty when the status is ERROR."""
     explicit = span.attributes.get(LOG_ERROR_KEY)
     if explicit not in (None, ""):
-        return _as_text(explicit)
+        return _as_text(explicit), None
+    etype, emsg, event_trace = _exception_event(span) if span.events else (None, None, None)
     if span.status_code == "ERROR":
         if span.status_description:
-            return json_safe(span.status_description)
-        for event in span.events:
-            if event.name == "exception":
-                etype = event.attributes.get("exception.type")
-                emsg = event.attributes.get("exception.message")
-                if etype and emsg:
-                    return json_safe(f"{etype}: {emsg}")
-                if etype or emsg:
-                    return json_safe(str(etype or emsg))
-        etype = span.attributes.get("error.type")
-        if etype:
-            return json_safe(str(etype))
+            message, trace, typed = split_error(span.status_description)
+            if not typed and etype and emsg and message == emsg.strip():
+                message = f"{etype}: {message}"
+            return json_safe(message), trace or event_trace
+        if etype or emsg:
+            message, trace, typed = split_error(emsg or "")
+            if etype and emsg and not typed:
+                message = f"{etype}: {message}"
+            return json_safe(message or str(etype)), trace or event_trace
+        etype_attr = span.attributes.get("error.type")
+        if etype_attr:
+            return json_safe(str(etype_attr)), None
         if call is not None and call.error:
-            return json_safe(str(call.error))
-        return "span status ERROR (no description recorded)"
+            message, trace, _ = split_error(str(call.error))
+            return json_safe(message), trace
+        return "span status ERROR (no description recorded)", None
     if call is not None and call.error:
-        return json_safe(str(call.error))
-    return None
+        message, trace, _ = split_error(str(call.error))
+        return json_safe(message), trace or event_trace
+    return None, None
+
+
+def error_message(span: SpanRecord, call: ToolCall | None = None) -> str | None:
+    """The Log's ``error`` (see :func:`error_details`)."""
+    return error_details(span, call)[0]
+
+
+def _is_nothing(result: Any) -> bool:
+    """What a failed call records when it returned nothing: ``None``, or an empty ``{}``/``""``."""
+    return result is None or (type(result) in (dict, list, str) and not result)
+
+
+def _link(link: LinkRecord) -> dict[str, Any]:
+    entry: dict[str, Any] = {"trace_id": format_trace_id(link.trace_id), "span_id": format_span_id(link.span_id)}
+    if link.attributes:
+        entry["attributes"] = json_safe(dict(link.attributes))
+    return entry
 
 
 def _stdout(span: SpanRecord, consumed_events: frozenset[int]) -> str | None:
@@ -246,12 +334,12 @@ def map_tool_span(
     if inputs is not None:
         fields["inputs"] = inputs
 
-    error = error_message(span, call)
+    error, stacktrace = error_details(span, call)
     if LOG_ERROR_KEY in attrs:
         consumed.add(LOG_ERROR_KEY)
     if error:
         fields["error"] = error
-    if call.result is not MISSING and not (error and call.result is None):
+    if call.result is not MISSING and not (error and _is_nothing(call.result)):
         fields["output"] = _as_text(call.result)
 
     stdout = _stdout(span, call.consumed_events)
@@ -301,6 +389,13 @@ def map_tool_span(
         otel["scope_version"] = json_safe(span.scope_version)
     if call.call_id:
         otel["call_id"] = json_safe(call.call_id)
+    if stacktrace:
+        otel["error_stacktrace"] = json_safe(stacktrace)
+    if span.links:
+        otel["links"] = [_link(link) for link in span.links]
+    resource = {k: v for k, v in span.resource_attributes.items() if k != "service.name"}
+    if resource:
+        otel["resource"] = json_safe(resource)
     fields["metadata"] = {
         "otel": otel,
         "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,31 +15,66 @@ REDACTED = "[REDACTED]"
 RedactHook = Callable[[ToolLogRequest], "ToolLogRequest | None"]
 
 
-class Redactor:
-    """Replaces values whose key looks like a secret, at any depth of the value fields.
+def _fold(key: str) -> str:
+    """A key in one spelling: lower case, no separators (``accessToken`` = ``access_token`` =
+    ``ACCESS-TOKEN`` = ``accesstoken``)."""
+    return key.lower().replace("_", "").replace("-", "")
 
-    A key matches when its last dotted segment (lower-cased, ``-`` read as ``_``) is one of the
-    configured keys or ends with ``_<key>``: ``api_key``, ``OPENAI_API_KEY``,
-    ``http.request.header.authorization`` and ``db_password`` all match; ``max_tokens`` does not.
+
+# a quoted key followed by ``:`` or ``=`` and its value (a quoted string, possibly cut off at the
+# end of the text, or a bare word): JSON, Python reprs, ``key=value`` lines
+_KEY_VALUE = re.compile(
+    r"""(?P<q>["'])(?P<key>[^"'\\\n]{1,200})(?P=q)(?P<sep>\s*[:=]\s*)"""
+    r"""(?P<value>(?P<vq>["'])(?:\\.|(?!(?P=vq))[^\\])*(?:(?P=vq)|\Z)|[^\s,}\]{\[][^\s,}\]]*)"""
+)
+# ``key=value`` with a bare key (query strings, log lines)
+_BARE_KEY_VALUE = re.compile(r"(?<![\w.\-])(?P<key>[A-Za-z][\w.\-]{0,200})=(?P<value>[^\s&,;\"']+)")
+_MAX_TEXT_DEPTH = 4
+
+
+class Redactor:
+    """Replaces values whose key looks like a secret, wherever a value can land in a Log.
+
+    A key matches when its last dotted segment, folded to lower case without ``-``/``_``
+    separators, is one of the configured keys (folded alike), ends with one, or contains one of
+    six letters or more (other than a ``…token``): ``api_key``, ``OPENAI_API_KEY``, ``apiKey``,
+    ``http.request.header.authorization``, ``db_password``, ``accessToken``, ``client-secret``,
+    ``PRIVATE_KEY``, ``aws_secret_access_key`` and ``api_key_header`` all match; ``max_tokens``
+    does not.
+
+    Values are followed into text too: JSON held in a string (also encoded twice) is decoded,
+    redacted and encoded again; text that is not JSON as a whole (a cut-off argument kept raw in
+    ``metadata.attributes``, a Python ``repr``, ``stdout`` lines) has the value after each quoted
+    secret-looking key replaced.
     """
 
     def __init__(self, keys: Iterable[str]) -> None:
-        self._keys = frozenset(k.lower().replace("-", "_") for k in keys)
-        self._suffixes = tuple("_" + k for k in self._keys)
+        self._keys = frozenset(folded for folded in (_fold(k) for k in keys) if folded)
+        self._suffixes = tuple(self._keys)
+        # long keys are unambiguous anywhere in a key (aws_secret_access_key, api_key_header,
+        # password_hash); short ones only at its end (max_tokens is no token)
+        self._words = tuple(k for k in self._keys if len(k) >= 6 and not k.endswith("token"))
+        # the keys to look for in text: one that contains another is found through it
+        self._probes = tuple(k for k in sorted(self._keys) if not any(o != k and o in k for o in self._keys))
         self._cache: dict[str, bool] = {}
 
     def is_secret_key(self, key: str) -> bool:
         hit = self._cache.get(key)
         if hit is None:
-            segment = key.rsplit(".", 1)[-1].lower().replace("-", "_")
-            hit = segment in self._keys or segment.endswith(self._suffixes)
+            segment = _fold(key.rsplit(".", 1)[-1])
+            hit = bool(segment) and (
+                segment in self._keys
+                or segment.endswith(self._suffixes)
+                or any(word in segment for word in self._words)
+            )
             if len(self._cache) < 10_000:
                 self._cache[key] = hit
         return hit
 
     def has_secret(self, value: Any) -> bool:
-        """Whether ``scrub`` would change anything: the same walk, without building a copy (most
-        Logs hold no secret-looking key, and this runs on every one)."""
+        """Whether ``scrub`` may change anything: the same walk, without building a copy (most
+        Logs hold no secret-looking key, and this runs on every one). Text is looked into only
+        when a configured key occurs in it at all."""
         cache = self._cache
         stack = [value]
         while stack:
@@ -50,46 +86,72 @@ class Redactor:
                         return True
                     if isinstance(v, (dict, list)):
                         stack.append(v)
+                    elif type(v) is str and self._may_name_secret(v):
+                        return True
             elif isinstance(item, list):
-                stack.extend(v for v in item if isinstance(v, (dict, list)))
+                for v in item:
+                    if isinstance(v, (dict, list)):
+                        stack.append(v)
+                    elif type(v) is str and self._may_name_secret(v):
+                        return True
+            elif type(item) is str and self._may_name_secret(item):
+                return True
         return False
 
     def _may_name_secret(self, text: str) -> bool:
-        """False only when no configured key occurs in ``text`` at all, so its JSON cannot hold a
-        secret-looking key (JSON escapes could spell a key in other letters: those texts are
-        always decoded)."""
+        """False when ``text`` cannot hold a secret-looking key: it has no ``:``/``=`` (no key
+        and value) or no configured key occurs in it in any spelling. JSON escapes could spell a
+        key in other letters: such texts are always looked into."""
+        if len(text) < 4 or (":" not in text and "=" not in text):
+            return False
         if "\\u" in text:
             return True
-        folded = text.lower().replace("-", "_")
-        return any(key in folded for key in self._keys)
+        return any(map(_fold(text).__contains__, self._probes))
 
-    def scrub(self, value: Any) -> Any:
+    def scrub(self, value: Any, _depth: int = 0) -> Any:
         if isinstance(value, dict):
-            return {k: REDACTED if self.is_secret_key(str(k)) else self.scrub(v) for k, v in value.items()}
+            return {k: REDACTED if self.is_secret_key(str(k)) else self.scrub(v, _depth) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.scrub(v) for v in value]
+            return [self.scrub(v, _depth) for v in value]
+        if type(value) is str:
+            return self.scrub_text(value, _depth)
         return value
 
-    def _scrub_text(self, text: str) -> str:
+    def scrub_text(self, text: str, _depth: int = 0) -> str:
+        """``text`` with secrets replaced; the same text when there is nothing to replace."""
+        if _depth >= _MAX_TEXT_DEPTH or not self._may_name_secret(text):
+            return text
         stripped = text.lstrip()
-        if not stripped or stripped[0] not in "{[" or not self._may_name_secret(text):
-            return text
-        decoded = decode_json(text, max_depth=1)
-        if not isinstance(decoded, (dict, list)):
-            return text
-        scrubbed = self.scrub(decoded)
-        return text if scrubbed == decoded else dumps_compact(scrubbed)
+        if stripped[:1] in ("{", "[", '"'):
+            decoded = decode_json(text, max_depth=1)
+            if decoded is not text and isinstance(decoded, (dict, list, str)):
+                scrubbed = self.scrub(decoded, _depth + 1)
+                return text if scrubbed == decoded else dumps_compact(scrubbed)
+        text = _KEY_VALUE.sub(self._replace_quoted, text)
+        return _BARE_KEY_VALUE.sub(self._replace_bare, text) if "=" in text else text
+
+    def _replace_quoted(self, match: re.Match[str]) -> str:
+        if not self.is_secret_key(match.group("key")):
+            return match.group(0)
+        quote = match.group("vq") or match.group("q")
+        return f"{match.group('q')}{match.group('key')}{match.group('q')}{match.group('sep')}{quote}{REDACTED}{quote}"
+
+    def _replace_bare(self, match: re.Match[str]) -> str:
+        return f"{match.group('key')}={REDACTED}" if self.is_secret_key(match.group("key")) else match.group(0)
 
     def apply(self, request: ToolLogRequest) -> None:
-        """Redact in place: inputs, output (when it is JSON), metadata, provider payloads."""
+        """Redact in place: inputs, output, stdout, error, metadata (with the raw attribute
+        copies), provider payloads."""
         if not self._keys:
             return
         for name in ("inputs", "metadata", "provider_request", "provider_response"):
             value = getattr(request, name)
             if value and self.has_secret(value):
                 setattr(request, name, self.scrub(value))
-        if request.output:
-            request.output = self._scrub_text(request.output)
+        for name in ("output", "stdout", "error"):
+            text = getattr(request, name)
+            if text:
+                setattr(request, name, self.scrub_text(text))
 
 
 class RedactHookError(Exception):

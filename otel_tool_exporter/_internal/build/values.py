@@ -6,15 +6,27 @@ JSON, NaN, bytes, lone surrogates. Everything here is total: it returns a value,
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import pydantic_core
 
-__all__ = ["MISSING", "canonical", "decode_json", "dumps_compact", "json_safe", "salvage_json"]
+__all__ = [
+    "MISSING",
+    "canonical",
+    "decode_json",
+    "dumps_compact",
+    "is_cut_json",
+    "json_safe",
+    "python_literal",
+    "salvage_json",
+]
 
 
 class _Missing:
@@ -87,20 +99,57 @@ def json_safe(value: Any, _depth: int = 0) -> Any:
 def decode_json(value: Any, *, max_depth: int = 3) -> Any:
     """Decode JSON carried in a string, repeatedly (values are sometimes encoded twice).
 
-    Non-strings are returned as they are; text that is not JSON is returned unchanged. Only
-    strings that look like JSON documents are tried, so plain text never pays for a parse.
+    Non-strings are returned as they are; text that is not JSON is returned unchanged, except a
+    Python literal container (``"{'id': 42}"``, the ``str()`` of a dict that many instrumentations
+    record), which is read as the data it spells (:func:`python_literal`). Only strings that look
+    like JSON documents are tried, so plain text never pays for a parse.
     """
     for _ in range(max_depth):
         if not isinstance(value, str):
             return value
         text = value.strip()
-        if not text or (text[0] not in '{["' and text not in ("null", "true", "false") and not _numberish(text)):
+        if not text or (text[0] not in '{["(' and text not in ("null", "true", "false") and not _numberish(text)):
             return value
         try:
-            value = _loads(text)
+            decoded = _loads(text)
         except (ValueError, RecursionError):
-            return value
+            literal = python_literal(text)
+            return value if literal is MISSING else literal
+        if type(decoded) in (int, float) and dumps_compact(decoded) != text:
+            return value  # "1.50", "1e5", "-0": a number written so is text; reading it would change it
+        value = decoded
     return value
+
+
+_MAX_LITERAL_CHARS = 100_000
+_MAX_LITERAL_DEPTH = 32
+_OPENERS = frozenset("([{")
+_CLOSERS_SET = frozenset(")]}")
+
+
+def python_literal(text: str) -> Any:
+    """A Python literal container (dict, list, tuple, set) written as text, as the data it is;
+    ``MISSING`` for anything else. ``ast.literal_eval`` reads literals only (never evaluates code);
+    the text is bounded in size and nesting before it is parsed. Tuples and sets become lists."""
+    text = text.strip()
+    if not text or text[0] not in _OPENERS or len(text) > _MAX_LITERAL_CHARS:
+        return MISSING
+    depth = deepest = 0
+    for char in text:  # brackets inside strings count too: an over-estimate, so on the safe side
+        if char in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in _CLOSERS_SET:
+            depth -= 1
+    if deepest > _MAX_LITERAL_DEPTH:
+        return MISSING
+    try:
+        value = ast.literal_eval(text)
+    except Exception:  # SyntaxError, ValueError (not a literal, too many digits), MemoryError, …
+        return MISSING
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    return value if isinstance(value, (dict, list)) else MISSING
 
 
 def _loads(text: str) -> Any:
@@ -153,23 +202,83 @@ _MAX_SALVAGE_CHARS = 1_000_000
 _PARTIAL_ESCAPE = re.compile(r"(\\u[dD][89abAB][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{0,3})$")
 
 
-def salvage_json(text: Any) -> tuple[Any, bool]:
-    """Decode JSON that may have been cut short, as OpenLLMetry does at the attribute length limit.
+@lru_cache(maxsize=1)
+def _length_limits() -> frozenset[int]:
+    """The attribute length limits the OpenTelemetry SDK of this process cuts values at."""
+    found = set()
+    for name in ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"):
+        raw = os.environ.get(name, "").strip()
+        if raw.isdigit() and int(raw) > 0:
+            found.add(int(raw))
+    return frozenset(found)
 
-    Returns ``(value, salvaged)``: what :func:`decode_json` returns and ``False`` for whole JSON
-    and for text that is not JSON at all; for a cut-off object or array, the longest prefix that
-    closes cleanly and ``True`` (the caller should keep the raw text too). Never raises.
+
+def is_cut_json(text: str) -> bool:
+    """Whether ``text`` is JSON that was cut short, as opposed to text that merely starts with
+    ``{`` or ``[`` (a log line, a Python ``repr``).
+
+    It must be the beginning of a JSON document (checked by pydantic-core's partial JSON parser),
+    not a whole one, and show that it was cut: its length is an attribute length limit of this
+    process's OpenTelemetry SDK, or it ends where only a cut can end JSON — inside a string, or
+    right after a ``,`` or ``:``. ``[1, 2, 3`` is kept as text unless it is as long as a limit."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return False
+    try:
+        pydantic_core.from_json(stripped, allow_partial=True)
+    except ValueError:
+        return False  # not JSON at all, not even a prefix of it
+    try:
+        _loads(stripped)
+    except (ValueError, RecursionError):
+        pass
+    else:
+        return False  # whole JSON
+    if len(text) in _length_limits():
+        return True
+    if stripped[-1] in ",:":
+        return True
+    scan = _scan(stripped)
+    return scan is not None and scan.in_string
+
+
+def salvage_json(text: Any) -> tuple[Any, bool]:
+    """Decode JSON that may have been cut short, as instrumentations do at the attribute length limit.
+
+    Returns ``(value, salvaged)``: what :func:`decode_json` returns and ``False`` for whole JSON,
+    Python literals and for any text that is not known to be cut (:func:`is_cut_json`), which
+    stays exactly as written; for a cut-off object or array, the longest prefix that closes
+    cleanly and ``True`` (the caller should keep the raw text too). When nothing at all could be
+    read from the cut text, the text itself is kept. Never raises.
     """
     value = decode_json(text)
     if not isinstance(text, str) or value is not text:
         return value, False
     stripped = text.strip()
-    if not stripped or stripped[0] not in "{[" or len(stripped) > _MAX_SALVAGE_CHARS:
+    if not stripped or stripped[0] not in "{[" or len(stripped) > _MAX_SALVAGE_CHARS or not is_cut_json(text):
         return text, False
-    # One pass: remember, after every complete member, the closers that would end the document.
-    stack: list[str] = []
+    salvaged = _salvage_prefix(stripped)
+    if salvaged is MISSING or salvaged in ({}, []):
+        return text, False
+    return salvaged, True
+
+
+class _Scan:
+    """Where cut-off JSON could be closed: after every complete member, the closers needed."""
+
+    __slots__ = ("cuts", "escaped", "in_string", "stack")
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.cuts: list[tuple[int, str]] = []
+        self.in_string = self.escaped = False
+
+
+def _scan(stripped: str) -> _Scan | None:
+    """One pass over cut-off JSON text; ``None`` when a closer has no opener."""
+    scan = _Scan()
+    stack, cuts = scan.stack, scan.cuts
     in_string = escaped = False
-    cuts: list[tuple[int, str]] = []
     for index, char in enumerate(stripped):
         if in_string:
             if escaped:
@@ -186,22 +295,31 @@ def salvage_json(text: Any) -> tuple[Any, bool]:
             cuts.append((index + 1, "".join(reversed(stack))))
         elif char in "}]":
             if not stack:
-                return text, False
+                return None
             stack.pop()
             cuts.append((index + 1, "".join(reversed(stack))))
         elif char == ",":
             cuts.append((index, "".join(reversed(stack))))
+    scan.in_string, scan.escaped = in_string, escaped
+    return scan
+
+
+def _salvage_prefix(stripped: str) -> Any:
+    """The longest prefix of cut-off JSON that closes cleanly, else ``MISSING``."""
+    scan = _scan(stripped)
+    if scan is None:
+        return MISSING
     # A cut inside a string value: keep what there is of it, marked with "…", and close every
     # open container (this fails, harmlessly, when the cut fell inside a key)
-    if in_string and not escaped:
+    if scan.in_string and not scan.escaped:
         head = _PARTIAL_ESCAPE.sub("", _PARTIAL_ESCAPE.sub("", stripped))  # half an escape is no text
         try:
-            return json.loads(head + '…"' + "".join(reversed(stack))), True
+            return json.loads(head + '…"' + "".join(reversed(scan.stack)))
         except (ValueError, RecursionError):
             pass
-    for end, closers in reversed(cuts[-64:]):
+    for end, closers in reversed(scan.cuts[-64:]):
         try:
-            return json.loads(stripped[:end] + closers), True
+            return json.loads(stripped[:end] + closers)
         except (ValueError, RecursionError):
             continue
-    return text, False
+    return MISSING

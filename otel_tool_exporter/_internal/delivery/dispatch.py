@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outgoing, Sender
+from otel_tool_exporter._internal.delivery.report import FailureReport
 from otel_tool_exporter._internal.delivery.spool import Spool
 from otel_tool_exporter._internal.spans import format_span_id, format_trace_id
 from otel_tool_exporter._internal.stats import Stats
@@ -52,6 +53,7 @@ class Dispatch:
         self.active: dict[Outgoing, asyncio.Task[Any]] = {}
         self.parked: deque[Outgoing] = deque()  # requests waiting in the spool (body dropped here)
         self.outcomes: deque[tuple[Outgoing, Logged | Failed]] = deque()
+        self.failures = FailureReport()  # said by the loop when delivery goes quiet
         self.closing = False
         self._park_timer: asyncio.TimerHandle | None = None
         self._commit_scheduled = False
@@ -147,7 +149,7 @@ class Dispatch:
             else:
                 assert isinstance(outcome, Failed)
                 self.stats.failed[outcome.reason] += 1
-                self._log_once(f"fail:{outcome.message}", "Log for tool %r not created: %s", log.path, outcome.message)
+                self.failures.record(outcome.message, log.path)
                 self._discard(log)
         self._finish(log)
         self._done(log, outcome)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from pydantic import ValidationError
 
 from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outcome, Outgoing, Retry
+from otel_tool_exporter._internal.delivery.reach import Reachability, describe
 from otel_tool_exporter._internal.delivery.retry import RETRYABLE_STATUS, THROTTLE_STATUS, parse_retry_after
 from otel_tool_exporter._internal.delivery.transport import RequestTimeoutError, Transport, TransportError
 from otel_tool_exporter.models import HTTPValidationError, ToolLogResponse
@@ -48,12 +49,14 @@ class HttpPush:
         api_key: str,
         headers: Mapping[str, str] | None = None,
         observe: Callable[[float, str], None] | None = None,
+        reach: Reachability | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transport = transport
         self._url = base_url.rstrip("/") + "/tools/log"
         self._headers = {**(headers or {}), "X-API-KEY": api_key, "Content-Type": "application/json"}
         self._observe = observe
+        self.reach = reach
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -70,9 +73,14 @@ class HttpPush:
             response = await self.transport.post(self._url, params=params, headers=self._headers, content=log.body)
         except TransportError as exc:
             self._record(sent_at, exc.kind)
-            return Retry(exc.kind, str(exc), pressure=isinstance(exc, RequestTimeoutError))
+            cause = describe(exc)
+            if self.reach is not None:
+                self.reach.failed(cause)
+            return Retry(exc.kind, f"{exc} ({cause})", pressure=isinstance(exc, RequestTimeoutError))
         status = response.status
         self._record(sent_at, str(status))
+        if self.reach is not None:
+            self.reach.answered()
         if 200 <= status < 300:
             try:
                 answer = ToolLogResponse.model_validate_json(response.body)

@@ -2,9 +2,10 @@
 
 from otel_tool_exporter._internal.spans.record import (
     EventRecord,
+    LinkRecord,
     SpanRecord,
     format_span_id,
     format_trace_id,
 )
 
-__all__ = ["EventRecord", "SpanRecord", "format_span_id", "format_trace_id"]
+__all__ = ["EventRecord", "LinkRecord", "SpanRecord", "format_span_id", "format_trace_id"]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_tool_exporter._internal.logtree import parse_time
-from otel_tool_exporter._internal.spans.record import EventRecord, SpanRecord
+from otel_tool_exporter._internal.spans.record import EventRecord, LinkRecord, SpanRecord
 
 __all__ = ["SpanFileError", "read_spans"]
 
@@ -76,6 +76,14 @@ def _from_sdk_json(doc: Mapping[str, Any]) -> SpanRecord:
             if isinstance(e, dict)
         ),
         resource_attributes=_attrs((doc.get("resource") or {}).get("attributes")),
+        links=tuple(_sdk_link(link) for link in doc.get("links") or () if isinstance(link, dict)),
+    )
+
+
+def _sdk_link(link: Mapping[str, Any]) -> LinkRecord:
+    context = link.get("context") or {}
+    return LinkRecord(
+        _hex_id(context.get("trace_id")) or 0, _hex_id(context.get("span_id")) or 0, _attrs(link.get("attributes"))
     )
 
 

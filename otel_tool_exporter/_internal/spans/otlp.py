@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_tool_exporter._internal.spans import EventRecord, SpanRecord
+from otel_tool_exporter._internal.spans import EventRecord, LinkRecord, SpanRecord
 
 __all__ = [
     "JSON",
@@ -179,7 +179,29 @@ def _span_pb(
         resource_attributes=resource_attrs,
         scope_name=scope_name,
         scope_version=scope_version,
+        links=_links(span.links, _link_pb),
     )
+
+
+def _links(links: Any, read: Callable[[Any], LinkRecord]) -> tuple[LinkRecord, ...]:
+    """The span's links; a malformed link is left out (the span itself is still good)."""
+    found = []
+    for link in links:
+        try:
+            found.append(read(link))
+        except (_SpanError, ValueError, TypeError):
+            continue
+    return tuple(found)
+
+
+def _link_pb(link: Any) -> LinkRecord:
+    return LinkRecord(_link_id(link.trace_id, 16), _link_id(link.span_id, 8), _attrs_pb(link.attributes))
+
+
+def _link_id(raw: bytes, size: int) -> int:
+    if len(raw) != size:
+        raise _SpanError("invalid link id")
+    return int.from_bytes(raw, "big")
 
 
 def _attrs_pb(key_values: Any) -> dict[str, Any]:
@@ -325,7 +347,21 @@ def _span_json(
         resource_attributes=resource_attrs,
         scope_name=scope_name,
         scope_version=scope_version,
+        links=_links(_span_links(span), _link_json),
     )
+
+
+def _span_links(span: Mapping[str, Any]) -> list[Any]:
+    links = span.get("links")
+    return links if isinstance(links, list) else []
+
+
+def _link_json(link: Any) -> LinkRecord:
+    if not isinstance(link, dict):
+        raise _SpanError("invalid link: not an object")
+    trace_id = _link_id(_hex(_get(link, "traceId", "trace_id"), "link trace_id"), 16)
+    span_id = _link_id(_hex(_get(link, "spanId", "span_id"), "link span_id"), 8)
+    return LinkRecord(trace_id, span_id, _attrs_json(link))
 
 
 def _event_json(event: Any) -> EventRecord:

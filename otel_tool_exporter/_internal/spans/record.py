@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EventRecord", "SpanRecord", "format_span_id", "format_trace_id"]
+__all__ = ["EventRecord", "LinkRecord", "SpanRecord", "format_span_id", "format_trace_id"]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -28,6 +28,15 @@ def format_span_id(value: int) -> str:
 class EventRecord:
     name: str
     time_unix_nano: int
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True, frozen=True)
+class LinkRecord:
+    """A link from the span to another span (ids are ints), with the link's own attributes."""
+
+    trace_id: int
+    span_id: int
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -49,6 +58,7 @@ class SpanRecord:
     resource_attributes: Mapping[str, Any] = field(default_factory=dict)
     scope_name: str | None = None
     scope_version: str | None = None
+    links: tuple[LinkRecord, ...] = ()
 
     @property
     def key(self) -> tuple[int, int]:
@@ -97,6 +107,10 @@ class SpanRecord:
             resource_attributes=_fixture_attrs((doc.get("resource") or {}).get("attributes")),
             scope_name=scope.get("name"),
             scope_version=scope.get("version"),
+            links=tuple(
+                LinkRecord(int(link["trace_id"], 16), int(link["span_id"], 16), _fixture_attrs(link.get("attributes")))
+                for link in doc.get("links") or ()
+            ),
         )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from otel_tool_exporter._internal.spans.record import EventRecord, SpanRecord
+from otel_tool_exporter._internal.spans.record import EventRecord, LinkRecord, SpanRecord
 
 __all__ = ["OrdinaryEnd", "attributes_of", "fast_attributes", "read_end", "record_from_readable", "span_processors"]
 
@@ -65,6 +65,7 @@ def record_from_readable(span: Any) -> SpanRecord:
     resource = span.resource
     scope = span.instrumentation_scope
     events = span.events
+    links = span.links
     return SpanRecord(
         trace_id=ctx.trace_id,
         span_id=ctx.span_id,
@@ -80,6 +81,11 @@ def record_from_readable(span: Any) -> SpanRecord:
         resource_attributes=fast_attributes(resource.attributes) if resource is not None else _EMPTY,
         scope_name=scope.name if scope is not None else None,
         scope_version=scope.version if scope is not None else None,
+        links=tuple(
+            LinkRecord(link.context.trace_id, link.context.span_id, fast_attributes(link.attributes)) for link in links
+        )
+        if links
+        else (),
     )
 
 

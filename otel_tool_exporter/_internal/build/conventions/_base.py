@@ -9,7 +9,16 @@ from typing import Any, Protocol
 from otel_tool_exporter._internal.build.values import MISSING, decode_json
 from otel_tool_exporter._internal.spans import SpanRecord
 
-__all__ = ["AttrReader", "Recogniser", "ToolCall", "ToolSchemaHint", "clean_call_id", "first_attr", "json_object"]
+__all__ = [
+    "AttrReader",
+    "Recogniser",
+    "ToolCall",
+    "ToolSchemaHint",
+    "clean_call_id",
+    "first_attr",
+    "json_object",
+    "name_from_span",
+]
 
 
 @dataclass(slots=True)
@@ -70,6 +79,20 @@ class Recogniser(Protocol):
 SchemaExtractor = Callable[[SpanRecord], "list[ToolSchemaHint]"]
 
 _PLACEHOLDER_IDS = frozenset({"", "<not specified>", "none", "null", "undefined", "unknown"})
+
+
+# method calls that instrumentations wrap and name their span after (``get_weather.__call__``)
+_CALL_SUFFIXES = (".__call__", ".acall", ".call", ".arun", ".run", "._arun", "._run", ".ainvoke", ".invoke")
+
+
+def name_from_span(span_name: str) -> str:
+    """A tool's name from a span name that names the method that ran it: ``get_weather.__call__``,
+    ``get_weather.acall``, ``WeatherTool.run``, ``get_weather.invoke`` → the part before. A name
+    that is nothing but such a suffix is kept as it is."""
+    for suffix in _CALL_SUFFIXES:
+        if span_name.endswith(suffix) and len(span_name) > len(suffix):
+            return span_name[: -len(suffix)]
+    return span_name
 
 
 def clean_call_id(value: Any) -> str | None:

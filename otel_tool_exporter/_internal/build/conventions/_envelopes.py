@@ -21,6 +21,7 @@ __all__ = [
     "langchain_callback_input",
     "langchain_tool_message",
     "langsmith_output",
+    "result_object",
     "strip_call_envelope",
     "take_decoded",
 ]
@@ -74,7 +75,11 @@ def _tool_message_fields(node: Any) -> Mapping[str, Any] | None:
         return kwargs
     # already-flat message dict: {"content": ..., "tool_call_id": ..., "type": "tool"}
     # (LangSmith's OTel mode writes this one with additional_kwargs and response_metadata)
-    if node.get("type") == "tool" and "content" in node and set(node) <= _LC_MESSAGE_EXTRA_KEYS:
+    if (
+        node.get("type") == "tool"
+        and "content" in node
+        and ("tool_call_id" in node or set(node) <= _LC_MESSAGE_EXTRA_KEYS)
+    ):
         return node
     return None
 
@@ -96,6 +101,33 @@ def langchain_tool_message(value: Any) -> tuple[Any, str | None, bool]:
         text = content_blocks_text(content)
         content = text if text is not None else content
     return decode_json(content), clean_call_id(fields.get("tool_call_id")), True
+
+
+_RESULT_OBJECT_KEYS = frozenset({"tool_name", "raw_input", "blocks", "content", "is_error"})
+
+
+def result_object(value: Any) -> tuple[Any, str | None, bool]:
+    """Unwrap a serialized result object that carries the tool's raw return value.
+
+    ``{"raw_output": v, "tool_name", "raw_input", "blocks"/"content", "is_error"}`` (LlamaIndex's
+    ``ToolOutput``) gives ``v``, and a tool message object (``{"type": "tool", "content": …,
+    "tool_call_id": …}``, LangChain's ``ToolMessage`` in any of its serialized shapes) gives its
+    content. Returns ``(value, error, matched)``: ``error`` is the object's text when it says
+    ``is_error``. Both shapes are specific enough that no plain return value is mistaken for them.
+    """
+    if type(value) is not dict and not isinstance(value, Mapping):
+        return value, None, False  # text, a number, a list: no result object
+    if "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
+        raw = decode_json(value["raw_output"])
+        error = None
+        if value.get("is_error") is True:
+            blocks = value.get("blocks")
+            text = content_blocks_text(blocks) if isinstance(blocks, list) else None
+            content = value.get("content")
+            error = text or (content if isinstance(content, str) and content else None) or str(raw)
+        return raw, error, True
+    content, _, matched = langchain_tool_message(value)
+    return (content, None, True) if matched else (value, None, False)
 
 
 def langchain_callback_input(value: Any) -> tuple[Any, str | None, bool]:

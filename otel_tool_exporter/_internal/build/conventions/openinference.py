@@ -52,11 +52,14 @@ def _is_kind_tool(value: Any) -> bool:
 
 
 def _value(raw: Any, mime: Any) -> tuple[Any, bool]:
-    """``text/plain`` values are text even when they look like JSON; anything else is decoded."""
+    """A ``text/plain`` value stays text unless the whole text is an object or a list (JSON, or
+    the Python ``repr`` CrewAI and Agno record for a dict result): ``"42"`` stays the text
+    ``"42"``. Anything else is decoded."""
     if raw is MISSING:
         return MISSING, False
     if isinstance(mime, str) and mime.lower().startswith("text/"):
-        return raw, False
+        value = decode_json(raw)
+        return (value if isinstance(value, (dict, list)) else raw), False
     return decoded(raw)
 
 

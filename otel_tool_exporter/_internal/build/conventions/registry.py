@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall
+from otel_tool_exporter._internal.build.conventions._base import Recogniser, ToolCall, name_from_span
+from otel_tool_exporter._internal.build.conventions._envelopes import result_object
 from otel_tool_exporter._internal.build.conventions.agentops import AgentOpsToolRecogniser
 from otel_tool_exporter._internal.build.conventions.braintrust import BraintrustToolRecogniser
 from otel_tool_exporter._internal.build.conventions.genai import GenAIToolRecogniser
+from otel_tool_exporter._internal.build.conventions.generic import (
+    GenericToolRecogniser,
+    complete_call,
+    unclaimed_tool_hint,
+)
 from otel_tool_exporter._internal.build.conventions.haystack import HaystackToolRecogniser
 from otel_tool_exporter._internal.build.conventions.humanloop import HumanloopSDKRecogniser
 from otel_tool_exporter._internal.build.conventions.langfuse import LangfuseToolRecogniser
@@ -19,9 +25,12 @@ from otel_tool_exporter._internal.build.conventions.openinference import OpenInf
 from otel_tool_exporter._internal.build.conventions.pydantic_ai_v2 import PydanticAIV2Recogniser
 from otel_tool_exporter._internal.build.conventions.traceloop import TraceloopToolRecogniser
 from otel_tool_exporter._internal.build.conventions.vercel import VercelToolRecogniser
+from otel_tool_exporter._internal.build.values import MISSING
 from otel_tool_exporter._internal.spans import SpanRecord
 
 __all__ = ["ConventionRegistry", "default_recognisers"]
+
+_MAX_PLAIN = 4096
 
 ToolSpanPredicate = Callable[[SpanRecord], bool]
 
@@ -41,7 +50,10 @@ def default_recognisers() -> list[Recogniser]:
     5. OpenInference (``openinference.span.kind``), 6. Vercel AI SDK (``ai.toolCall``),
        7. Langfuse, 8. MLflow, 9. AgentOps, 10. Braintrust, 11. Haystack, 12. Logfire's OpenAI
        Agents spans (``Function: {name}``): disjoint markers;
-    13. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …).
+    13. OTel GenAI semantic conventions (pydantic-ai v3+, Google ADK, Strands, Logfire, …);
+    14. the general recogniser: tool-call keys in any namespace (``acme.tool.name`` +
+        ``acme.tool.input``, a span named ``….tool``), for frameworks without a convention here.
+        It has no marker: its cheap ``might_claim`` pre-filter decides when it is asked.
 
     A recogniser that declines a span (returns ``None``) passes it on to the next candidate.
     """
@@ -59,6 +71,7 @@ def default_recognisers() -> list[Recogniser]:
         HaystackToolRecogniser(),
         LogfireToolRecogniser(),
         GenAIToolRecogniser(),
+        GenericToolRecogniser(),
     ]
 
 
@@ -79,6 +92,7 @@ class ConventionRegistry:
         self._by_name: dict[str, list[Recogniser]] = {}
         self._by_prefix: dict[str, list[Recogniser]] = {}
         self._markers: list[tuple[str, Recogniser]] = []
+        self._fallback_checks: tuple[tuple[Recogniser, Callable[[Any, Mapping[str, Any]], bool]], ...] = ()
         self.is_tool_span = is_tool_span
         for recogniser in recognisers if recognisers is not None else default_recognisers():
             self.add(recogniser)
@@ -99,6 +113,13 @@ class ConventionRegistry:
         self._by_name = {}
         self._by_prefix = {}
         self._markers = []
+        # recognisers without markers, asked (in order, after every named one) when no marker,
+        # span name or name prefix matched: their might_claim is their own cheap pre-filter
+        self._fallback_checks = tuple(
+            (recogniser, check)
+            for recogniser in self._recognisers
+            if callable(check := getattr(recogniser, "might_claim", None))
+        )
         for recogniser in self._recognisers:
             for span_name in getattr(recogniser, "span_names", ()):
                 self._by_name.setdefault(span_name, []).append(recogniser)
@@ -107,10 +128,31 @@ class ConventionRegistry:
             for key in getattr(recogniser, "marker_keys", ()):
                 self._markers.append((key, recogniser))
         self._marker_keys = frozenset(key for key, _ in self._markers)
+        # names and keys of spans no recogniser could claim; kept only while every marker-less
+        # recogniser is the general one, whose pre-filter judges each name and key on its own
+        self._plain_names: set[str] = set()
+        self._plain_keys: set[str] = set()
+        self._cacheable = all(type(recogniser) is GenericToolRecogniser for recogniser, _ in self._fallback_checks)
 
     def _candidates(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
-        """Recognisers whose span name, name prefix (first word) or marker key matches: one dict
-        look-up per name and per marker key, then registration order."""
+        """Recognisers whose span name, name prefix (first word) or marker key matches, else the
+        marker-less ones whose pre-filter accepts the span; in registration order.
+
+        An ordinary span, whose name and every key were seen before on spans no recogniser could
+        claim, costs one set look-up and one set test (every test behind them is per name or per
+        key, so their verdict for a name or a key never changes)."""
+        if name in self._plain_names and self._plain_keys.issuperset(attrs):
+            return []
+        found = self._candidates_slow(name, attrs)
+        if not found and self._cacheable and type(name) is str:
+            if len(self._plain_names) < _MAX_PLAIN:
+                self._plain_names.add(name)
+            if len(self._plain_keys) < _MAX_PLAIN:
+                self._plain_keys.update(attrs)
+        return found
+
+    def _candidates_slow(self, name: Any, attrs: Mapping[str, Any]) -> list[Recogniser]:
+        """One dict look-up per name and per marker key, then the marker-less pre-filters."""
         markers = self._marker_keys
         no_marker = (
             markers.isdisjoint(attrs)  # iterates the span's keys: the cheaper side for most spans
@@ -119,11 +161,14 @@ class ConventionRegistry:
         )
         if no_marker and name not in self._by_name:
             # the common case, an ordinary span: a set test over its keys, in C
-            if not self._by_prefix or type(name) is not str:
-                return []
-            space = name.find(" ")
-            if space < 0 or name[:space] not in self._by_prefix:
-                return []
+            prefixes = self._by_prefix
+            if not prefixes or type(name) is not str or (space := name.find(" ")) < 0 or name[:space] not in prefixes:
+                # no named convention's marker: the marker-less recognisers' own cheap pre-filters
+                checks = self._fallback_checks
+                if len(checks) == 1:  # the usual case: the general recogniser alone
+                    recogniser, check = checks[0]
+                    return [recogniser] if check(name, attrs) else []
+                return [recogniser for recogniser, check in checks if check(name, attrs)]
         found: list[Recogniser] = []
         if isinstance(name, str):
             found.extend(self._by_name.get(name, ()))
@@ -174,12 +219,38 @@ class ConventionRegistry:
             except Exception:
                 continue
             if call is not None:
-                return call
+                return _finish(call, span)
         if self.is_tool_span is not None:
             try:
                 accepted = bool(self.is_tool_span(span))
             except Exception:
                 accepted = False
             if accepted:
-                return ToolCall(name=span.name, convention="predicate")
+                return _finish(ToolCall(name=span.name, convention="predicate"), span)
         return None
+
+    def unclaimed_tool_hint(self, span: SpanRecord) -> str | None:
+        """For a span no convention claims: why it looks like a tool call and how to claim it, or
+        ``None`` when it does not look like one. Pure: the caller decides where to say it."""
+        try:
+            return unclaimed_tool_hint(span)
+        except Exception:
+            return None
+
+
+def _finish(call: ToolCall, span: SpanRecord) -> ToolCall:
+    """What every convention's call gets: a tool name taken from a method-call span name loses the
+    method (``get_weather.__call__`` → ``get_weather``), what the convention left unread is read
+    from tool-call keys of any namespace, and a serialized result object or tool message is
+    unwrapped to the tool's own return value."""
+    if call.name == span.name:
+        call.name = name_from_span(call.name)
+    if call.convention != GenericToolRecogniser.name:
+        complete_call(call, span)
+    if call.result is not MISSING:
+        result, error, matched = result_object(call.result)
+        if matched:
+            call.result = result
+            if error and not call.error:
+                call.error = error
+    return call
