@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser
 from otel_tool_exporter._internal.build.redaction import RedactHook
-from otel_tool_exporter._internal.delivery.transport import Transport
+from otel_tool_exporter._internal.delivery.transports import Transport
 from otel_tool_exporter._internal.log import ensure_heard, report_startup_error
 from otel_tool_exporter._internal.pipeline import Pipeline
 from otel_tool_exporter._internal.spans import SpanRecord
@@ -47,7 +47,8 @@ class ExporterOptions(TypedDict, total=False):
     trace_ttl: float | None
     max_tracked_spans: int | None
     allow_insecure_http: bool | None
-    transport: Literal["http11", "aiohttp", "httpx"] | None
+    transport: Literal["aiohttp", "httpx"] | None
+    ca_file: str | None
     headers: dict[str, str] | None
     redact_keys: tuple[str, ...] | None
 

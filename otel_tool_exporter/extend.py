@@ -11,8 +11,7 @@ exporter = ToolLogExporter(transport_factory=lambda: AiohttpTransport(proxy="htt
 
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry, Recogniser, ToolCall, ToolSchemaHint
 from otel_tool_exporter._internal.build.redaction import RedactHook
-from otel_tool_exporter._internal.delivery.http11 import Http11Transport
-from otel_tool_exporter._internal.delivery.transport import (
+from otel_tool_exporter._internal.delivery.transports import (
     AiohttpTransport,
     ConnectError,
     HttpxTransport,
@@ -29,7 +28,6 @@ __all__ = [
     "ConnectError",
     "ConventionRegistry",
     "EventRecord",
-    "Http11Transport",
     "HttpxTransport",
     "Recogniser",
     "RedactHook",

@@ -12,11 +12,12 @@ import ipaddress
 import math
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer, field_validator
 
 from otel_tool_exporter._internal import log
 
@@ -52,6 +53,14 @@ DEFAULT_REDACT_KEYS = (
     "private_key",
     "credentials",
 )
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP header name
+
+
+def _is_header_value(value: str) -> bool:
+    """Printable ASCII and tabs only: no CR/LF (which would end the header and start another)."""
+    return all(ch == "\t" or " " <= ch <= "~" for ch in value)
 
 
 class ConfigurationError(ValueError):
@@ -97,19 +106,60 @@ class Settings(BaseModel):
     trace_ttl: float = Field(900.0, gt=0, description="Seconds a trace's ancestry is kept after its last span.")
     max_tracked_spans: int = Field(200_000, ge=100, description="Global cap on spans remembered for ancestry.")
     allow_insecure_http: bool = Field(False, description="Allow `http://` base URLs to non-loopback hosts.")
-    transport: Literal["http11", "aiohttp", "httpx"] = Field(
-        "http11",
-        description="HTTP stack for delivery: the built-in HTTP/1.1 client (default; aiohttp when a proxy "
-        "is set), `aiohttp` or `httpx` (see README: Performance).",
+    transport: Literal["aiohttp", "httpx"] = Field(
+        "aiohttp", description="HTTP library that delivers: `aiohttp` (default) or `httpx` (see README: HTTP)."
     )
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers, env form `k=v,k2=v2`.")
+    ca_file: str | None = Field(
+        None,
+        description="PEM file of the CAs to trust for the API's certificate, instead of the system's "
+        "(which honours `SSL_CERT_FILE`).",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers, env form `k=v,k2=v2` (values masked in `repr`)."
+    )
     redact_keys: tuple[str, ...] = Field(
         DEFAULT_REDACT_KEYS, description="Keys whose values are replaced by `[REDACTED]` (comma-separated)."
     )
 
-    def __repr__(self) -> str:  # the key is a SecretStr; keep repr short and safe
+    @field_validator("transport", mode="before")
+    @classmethod
+    def _known_transport(cls, value: Any) -> Any:
+        if value == "http11":
+            raise ValueError("the built-in HTTP/1.1 client was removed: use 'aiohttp' (the default) or 'httpx'")
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_one_header_value(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_header_value(value.get_secret_value()):
+            raise ValueError("must be printable ASCII without line breaks or control characters (value not shown)")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_are_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, item in value.items():
+            if not _TOKEN.fullmatch(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if not _is_header_value(item):
+                raise ValueError(
+                    f"the value of header {name!r} has a line break or another control character (or is not "
+                    "ASCII): refused, it would let one header write others"
+                )
+        return value
+
+    @field_serializer("headers")
+    def _masked_headers(self, value: dict[str, str]) -> dict[str, str]:
+        return {name: "***" for name in value}
+
+    def __repr__(self) -> str:  # the key is a SecretStr, header values are masked (_masked_headers)
         shown = ", ".join(f"{k}={v!r}" for k, v in self.model_dump(exclude={"api_key"}).items())
         return f"Settings(api_key={'***' if self.api_key else None}, {shown})"
+
+    __str__ = __repr__
+
+    def __repr_args__(self) -> Any:  # what rich and pydantic's own printers show
+        yield from self.model_dump(exclude={"api_key"}).items()
 
     @property
     def api_key_value(self) -> str:
@@ -156,6 +206,7 @@ class Settings(BaseModel):
         except ValidationError as exc:
             raise ConfigurationError(_describe(exc, sources)) from None
         settings._check_url(sources)
+        settings._check_tls_and_proxy(env, sources)
         if settings.api_key is None:
             if is_loopback_url(settings.base_url):
                 settings = settings.model_copy(update={"api_key": SecretStr(STUB_API_KEY)})
@@ -182,6 +233,21 @@ class Settings(BaseModel):
                 f"would travel unencrypted); use https:// or set {env_name('allow_insecure_http')}=true"
             )
 
+    def _check_tls_and_proxy(self, env: Mapping[str, str], sources: Mapping[str, str]) -> None:
+        if self.ca_file:
+            try:
+                ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"{_where('ca_file', sources)}: cannot read CA certificates from {self.ca_file!r} ({exc})"
+                ) from None
+        from otel_tool_exporter._internal.delivery.transports import proxy_for
+
+        try:
+            proxy_for(self.base_url, env)
+        except ValueError as exc:
+            raise ConfigurationError(f"proxy for {self.base_url}: {exc}") from None
+
 
 def env_name(field: str) -> str:
     if field == "api_key":
@@ -196,6 +262,12 @@ def is_loopback_url(url: str) -> bool:
         host = urlsplit(url).hostname or ""
     except ValueError:
         return False
+    return is_loopback_host(host)
+
+
+def is_loopback_host(host: str) -> bool:
+    """``host`` (a name or an address, IPv6 with or without brackets) only reaches this machine."""
+    host = host.strip().strip("[]")
     if host == "localhost":
         return True
     try:

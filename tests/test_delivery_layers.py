@@ -28,7 +28,7 @@ from otel_tool_exporter._internal.delivery.push import HttpPush
 from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
 from otel_tool_exporter._internal.delivery.shrink import ShrinkOn413
 from otel_tool_exporter._internal.delivery.timeout import TimeoutLayer
-from otel_tool_exporter._internal.delivery.transport import ConnectError, HttpxTransport, RequestTimeoutError
+from otel_tool_exporter._internal.delivery.transports import ConnectError, HttpxTransport, RequestTimeoutError
 from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest
 from otel_tool_exporter.settings import Settings
 
@@ -348,7 +348,7 @@ def _free_port() -> int:
 def test_transport_timeout_and_connect_error_over_loopback(stub: Any, kind: str) -> None:
     """A slow server becomes RequestTimeoutError within the configured timeout; a closed port a
     ConnectError; both are what the client retries."""
-    from otel_tool_exporter._internal.delivery.transport import make_transport
+    from otel_tool_exporter._internal.delivery.transports import make_transport
 
     stub.set_faults(latency_ms=2000)
     body = request().to_json_bytes()

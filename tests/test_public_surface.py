@@ -28,7 +28,6 @@ EXTEND = {
     "ConnectError",
     "ConventionRegistry",
     "EventRecord",
-    "Http11Transport",
     "HttpxTransport",
     "Recogniser",
     "RedactHook",

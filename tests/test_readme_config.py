@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import certifi
 from pydantic import SecretStr
 
 from otel_tool_exporter.settings import Settings, env_name
@@ -80,6 +81,7 @@ def test_every_row_names_a_variable_the_settings_really_read(monkeypatch: Any) -
         "spool_dir": "/tmp/spool",
         "allow_insecure_http": "true",
         "max_field_bytes": "4096",
+        "ca_file": certifi.where(),  # any readable PEM bundle
     }
     for name, field in Settings.model_fields.items():
         var = env_name(name)

@@ -223,3 +223,14 @@ def test_misspelt_variables_are_named_with_the_likely_intent() -> None:
     ]
     # the near miss is no miss when the real variable is set too
     assert ("HUMANLOOP_BASEURL", "HUMANLOOP_BASE_URL") not in unknown_variables({**env, "HUMANLOOP_BASE_URL": "x"})
+
+
+def test_the_removed_http11_transport_is_refused_naming_the_alternatives() -> None:
+    for given in ({"OTEL_TOOL_EXPORTER_TRANSPORT": "http11"}, {}):
+        overrides = {} if given else {"transport": "http11"}
+        with pytest.raises(ConfigurationError) as caught:
+            Settings.resolve({"HUMANLOOP_API_KEY": "k", **given}, **overrides)
+        message = str(caught.value)
+        assert "'aiohttp'" in message and "'httpx'" in message
+        assert ("OTEL_TOOL_EXPORTER_TRANSPORT" if given else "transport") in message
+    assert Settings.resolve({"HUMANLOOP_API_KEY": "k"}).transport == "aiohttp"

@@ -474,4 +474,6 @@ def test_healthz_without_the_token_answers_status_only(stub: StubServer) -> None
         "spans_accepted",
         "spans_rejected",
         "draining",
+        "connections_refused",
+        "connections_cut_for_slow_head",
     }

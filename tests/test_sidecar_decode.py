@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from otel_tool_exporter._internal.body import GZIP, BodyTooLarge, BoundedInflater, MalformedBody
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.spans.otlp import (
     DecodeError,
@@ -30,7 +31,6 @@ from otel_tool_exporter._internal.spans.otlp import (
     decode_protobuf,
     encode_response,
 )
-from otel_tool_exporter.sidecar.body import GZIP, BodyTooLarge, BoundedInflater, MalformedBody
 
 from .test_sidecar import record_demo_spans
 

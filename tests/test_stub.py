@@ -248,7 +248,7 @@ def test_faults_over_http_and_stats(stub: StubServer, http: httpx.Client) -> Non
     stats = http.get("/_stub/stats").json()
     assert stats["by_status"] == {"503": 1, "200": 1}
     assert stats["logs"] == 1
-    assert http.post("/_stub/reset").json() == {"ok": True}
+    assert http.post("/_stub/reset", json={}).json() == {"ok": True}
     assert stub.store.count() == 0
 
 
@@ -268,3 +268,51 @@ def test_path_filter_is_a_plain_substring_not_a_like_pattern(http: httpx.Client)
     assert [r["path"] for r in http.get("/v5/logs", params={"path": "a_b"}).json()["records"]] == ["tools/a_b"]
     assert [r["path"] for r in http.get("/v5/logs", params={"path": "0%"}).json()["records"]] == ["tools/100%"]
     assert [r["path"] for r in http.get("/v5/logs", params={"path": "A_B"}).json()["records"]] == ["tools/a_b"]
+
+
+# ------------------------------------------------------------------ control endpoints, queries
+@pytest.mark.parametrize("endpoint", ["/_stub/faults", "/_stub/reset"])
+@pytest.mark.parametrize(
+    ("content", "headers", "status"),
+    [
+        # what a cross-site page can send without a preflight: a form, or text/plain JSON
+        (b"latency_ms=5000", {"Content-Type": "application/x-www-form-urlencoded"}, 415),
+        (b'{"latency_ms": 5000}', {"Content-Type": "text/plain"}, 415),
+        (b'{"latency_ms": 5000}', {"Content-Type": "application/json", "Origin": "https://evil.example"}, 403),
+        (b'{"latency_ms": 5000}', {"Content-Type": "application/json", "Origin": "null"}, 403),
+        (b'{"latency_ms": 5000}', {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403),
+    ],
+)
+def test_control_endpoints_refuse_cross_site_requests(
+    stub: StubServer, http: httpx.Client, endpoint: str, content: bytes, headers: dict[str, str], status: int
+) -> None:
+    log(http, "kept")
+    assert http.post(endpoint, content=content, headers=headers).status_code == status
+    assert stub.state.faults.latency_ms == 0 and stub.store.count() == 1, "nothing changed"
+
+
+def test_control_endpoints_take_same_origin_json(stub: StubServer, http: httpx.Client) -> None:
+    own = {"Origin": stub.root_url.rstrip("/"), "Sec-Fetch-Site": "same-origin"}
+    assert http.post("/_stub/faults", json={"latency_ms": 1}, headers=own).status_code == 200
+    assert stub.state.faults.latency_ms == 1
+    assert http.post("/_stub/reset", json={}).status_code == 200  # no Origin: a script, not a browser
+    assert stub.state.faults.latency_ms == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("page=100000000000000000000", "page"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("size=-5", "size"),
+        ("size=0", "size"),
+        ("size=10001", "size"),
+        ("size=abc", "size"),
+        ("page=" + "9" * 5000, "page"),
+    ],
+)
+def test_out_of_range_query_values_get_422(http: httpx.Client, query: str, name: str) -> None:
+    response = http.get(f"/v5/logs?{query}")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", name]

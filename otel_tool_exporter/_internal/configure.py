@@ -13,7 +13,7 @@ from typing_extensions import Unpack
 
 from otel_tool_exporter._internal.build.conventions import Recogniser
 from otel_tool_exporter._internal.build.redaction import RedactHook
-from otel_tool_exporter._internal.delivery.transport import Transport
+from otel_tool_exporter._internal.delivery.transports import Transport
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.spans.sdk import span_processors
 from otel_tool_exporter.autoinstrument import attach_start_ancestry

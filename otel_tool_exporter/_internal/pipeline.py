@@ -30,7 +30,7 @@ from otel_tool_exporter._internal.delivery.shrink import ShrinkOn413
 from otel_tool_exporter._internal.delivery.spool import Spool
 from otel_tool_exporter._internal.delivery.spool import reason as spool_reason
 from otel_tool_exporter._internal.delivery.timeout import TimeoutLayer
-from otel_tool_exporter._internal.delivery.transport import Transport, make_transport
+from otel_tool_exporter._internal.delivery.transports import Transport, transport_for
 from otel_tool_exporter._internal.inbox import FlushMarker, Inbox
 from otel_tool_exporter._internal.loop import DeliveryLoop
 from otel_tool_exporter._internal.metrics import PipelineMetrics
@@ -62,14 +62,7 @@ class Pipeline:
         self.inbox = Inbox(settings.max_queue, self.stats)
         self.builder = Builder(settings, registry, redact)
         self.ancestry_from_start = False
-        self._transport_factory = transport_factory or (
-            lambda: make_transport(
-                settings.transport,
-                timeout=settings.timeout,
-                connect_timeout=settings.connect_timeout,
-                pool_size=settings.max_concurrency,
-            )
-        )
+        self._transport_factory = lambda: transport_for(settings, transport_factory)
         self._closed = False
         self._exit_deadline: float | None = None
         self._reported = False

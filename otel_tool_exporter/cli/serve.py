@@ -72,6 +72,11 @@ def register(subparsers: Any) -> None:
         help=f"require 'Authorization: Bearer <token>' (default: ${TOKEN_ENV}; unset: no auth)",
     )
     parser.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="allow a non-loopback --host without --auth-token (anyone who reaches the port can send spans)",
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=int,
         default=None,
@@ -121,7 +126,14 @@ def run_serve(args: argparse.Namespace) -> int:
             return 2
     from otel_tool_exporter.exporter import ToolLogExporter
     from otel_tool_exporter.settings import ConfigurationError
+    from otel_tool_exporter.sidecar.guard import check_exposure
     from otel_tool_exporter.sidecar.server import SidecarConfig
+
+    token = args.auth_token or os.environ.get(TOKEN_ENV) or None
+    try:
+        check_exposure(args.host, token, args.allow_unauthenticated)
+    except ValueError as exc:
+        return fail("serve", str(exc))
 
     if args.no_spool:
         spool_dir = None  # an explicit OTEL_TOOL_EXPORTER_SPOOL_DIR still applies (Settings reads it)
@@ -147,8 +159,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     except ConfigurationError as exc:
         return fail("serve", str(exc))
-    token = args.auth_token or os.environ.get(TOKEN_ENV) or None
-    config = SidecarConfig(auth_token=token, max_body_bytes=max_body_bytes)
+    config = SidecarConfig(
+        auth_token=token, max_body_bytes=max_body_bytes, allow_unauthenticated=args.allow_unauthenticated
+    )
     return asyncio.run(_serve(exporter, config, args.host, args.port, args.shutdown_timeout, grpc_port))
 
 

@@ -34,7 +34,6 @@ OTLP exporter looks).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -56,8 +55,9 @@ from otel_tool_exporter._internal.spans.otlp import (
     encode_response,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
+from otel_tool_exporter.sidecar.guard import acquire_within, check_exposure
 from otel_tool_exporter.sidecar.handoff import hand_in
-from otel_tool_exporter.sidecar.server import SidecarConfig
+from otel_tool_exporter.sidecar.server import SidecarConfig, bearer_matches
 
 __all__ = [
     "DEFAULT_GRPC_PORT",
@@ -122,8 +122,7 @@ class GrpcReceiver:
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":  # gRPC lower-cases metadata keys
                 text = value.decode("latin-1") if isinstance(value, bytes) else value
-                scheme, _, given = text.partition(" ")
-                return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
+                return bearer_matches(text, token)
         return False
 
     async def _fail(
@@ -158,9 +157,12 @@ class GrpcReceiver:
         inbox = pipeline_of(self.exporter).inbox
         if self.draining or not inbox.has_room(1):
             await self._busy(context)
-        async with self.slots:
+        deadline = asyncio.get_running_loop().time() + config.body_timeout  # the wait for a slot included
+        if not await acquire_within(self.slots, min(config.slot_timeout, config.body_timeout)):
+            await self._busy(context)
+        try:
             try:
-                body = await asyncio.wait_for(context.read(), config.body_timeout)
+                body = await asyncio.wait_for(context.read(), max(0.0, deadline - asyncio.get_running_loop().time()))
             except asyncio.TimeoutError:
                 await self._fail(
                     context, grpc.StatusCode.DEADLINE_EXCEEDED, f"message not received within {config.body_timeout} s"
@@ -180,6 +182,8 @@ class GrpcReceiver:
                 logger.exception("sidecar (gRPC): internal error decoding an OTLP request")
                 await self._fail(context, grpc.StatusCode.INTERNAL, "internal error while decoding")
             del body
+        finally:
+            self.slots.release()
         spans = result.spans
         max_queue = inbox.max_queue
         if len(spans) > max_queue:
@@ -211,6 +215,7 @@ async def start_grpc_server(
     Raises ``RuntimeError`` when the address cannot be bound.
     """
     receiver = GrpcReceiver(exporter, config)
+    check_exposure(host, receiver.config.auth_token, receiver.config.allow_unauthenticated)
     cap = receiver.config.max_body_bytes
     server = grpc.aio.server(
         options=[

@@ -20,7 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from otel_tool_exporter._internal.background import BackgroundServer, serve_app
+from otel_tool_exporter._internal.background import BackgroundServer
+from otel_tool_exporter._internal.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
 from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter._internal.spans.otlp import (
     JSON,
@@ -32,7 +33,14 @@ from otel_tool_exporter._internal.spans.otlp import (
     encode_status,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
-from otel_tool_exporter.sidecar.body import DEFLATE, GZIP, BodyTooLarge, MalformedBody, read_capped
+from otel_tool_exporter.sidecar.guard import (
+    HTTP_LOGGER,
+    ConnectionGuard,
+    GuardedSite,
+    acquire_within,
+    check_exposure,
+    mark_served,
+)
 from otel_tool_exporter.sidecar.handoff import hand_in
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
@@ -64,14 +72,20 @@ class SidecarConfig:
 
     auth_token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    body_timeout: float = 30.0  # seconds to receive one body: a slow sender cannot hold a slot for ever
+    body_timeout: float = 30.0  # seconds from the request head to the whole body, waiting for a slot included
     max_concurrent: int = 4  # bodies read/decoded at once; bounds memory at about this × max_body_bytes
     retry_after: int = 2  # seconds, sent with 503
+    head_timeout: float = 10.0  # seconds from connecting to a complete request head
+    max_connections: int = 512  # open connections; more are answered 503 (also kept below the file limit)
+    idle_timeout: float = 30.0  # seconds a kept-alive connection may wait for its next request
+    slot_timeout: float = 5.0  # seconds a request waits for a decoding slot before it is answered 503
+    allow_unauthenticated: bool = False  # listen beyond loopback without auth_token (refused otherwise)
 
     def __repr__(self) -> str:  # never show the token
         return (
             f"SidecarConfig(auth_token={'***' if self.auth_token else None}, max_body_bytes={self.max_body_bytes}, "
-            f"body_timeout={self.body_timeout}, max_concurrent={self.max_concurrent})"
+            f"body_timeout={self.body_timeout}, max_concurrent={self.max_concurrent}, "
+            f"head_timeout={self.head_timeout}, max_connections={self.max_connections})"
         )
 
 
@@ -81,6 +95,7 @@ class _State:
         self.config = config
         self.token = config.auth_token.encode() if config.auth_token else None
         self.slots = asyncio.Semaphore(config.max_concurrent)
+        self.guard = ConnectionGuard(max_connections=config.max_connections, head_timeout=config.head_timeout)
         self.executor: ThreadPoolExecutor | None = None
         self.draining = False
         self.responses: Counter[int] = Counter()
@@ -96,6 +111,7 @@ class _State:
             "spans_accepted": self.spans_accepted,
             "spans_rejected": self.spans_rejected,
             "draining": self.draining,
+            **self.guard.snapshot(),
         }
 
     def log_once(self, key: str, message: str, *args: Any) -> None:
@@ -111,8 +127,9 @@ STATE = web.AppKey("otel_tool_exporter_sidecar", _State)
 
 def create_app(exporter: ToolLogExporter, config: SidecarConfig | None = None) -> web.Application:
     """The aiohttp application. Run it with ``auto_decompress=False`` (see :func:`start_site`)."""
-    app = web.Application()
-    app[STATE] = _State(exporter, config or SidecarConfig())
+    state = _State(exporter, config or SidecarConfig())
+    app = web.Application(middlewares=[mark_served(state.guard)])
+    app[STATE] = state
     app.router.add_post("/v1/traces", _export)
     app.router.add_get("/healthz", _healthz)
     app.on_startup.append(_startup)
@@ -150,8 +167,18 @@ def _reply(state: _State, status: int, code: int, message: str, fmt: str, **head
 
 
 def _authorised(request: web.Request, token: bytes) -> bool:
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
+    return bearer_matches(request.headers.get("Authorization", ""), token)
+
+
+def bearer_matches(header: str, token: bytes) -> bool:
+    """``header`` is ``Bearer <token>``. Any other text — odd bytes, non-ASCII, no scheme — is
+    simply not the token (401), never an error."""
+    scheme, _, given = header.partition(" ")
+    try:
+        given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    except UnicodeError:
+        return False
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token)
 
 
 async def _export(request: web.Request) -> web.Response:
@@ -175,10 +202,15 @@ async def _export(request: web.Request) -> web.Response:
     inbox = pipeline_of(state.exporter).inbox
     if state.draining or not inbox.has_room(1):
         return _busy(state, fmt)
-    async with state.slots:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + config.body_timeout  # the body's deadline runs from here, the wait for a slot included
+    if not await acquire_within(state.slots, min(config.slot_timeout, config.body_timeout)):
+        return _busy(state, fmt)
+    try:
         try:
             body = await asyncio.wait_for(
-                read_capped(request.content.iter_chunked(64 * 1024), cap, _ENCODINGS[encoding]), config.body_timeout
+                read_capped(request.content.iter_chunked(64 * 1024), cap, _ENCODINGS[encoding]),
+                max(0.0, deadline - loop.time()),
             )
         except BodyTooLarge as exc:
             return _reply(state, 413, _RESOURCE_EXHAUSTED, str(exc), fmt)
@@ -198,6 +230,8 @@ async def _export(request: web.Request) -> web.Response:
             logger.exception("sidecar: internal error decoding an OTLP request")
             return _reply(state, 500, _INTERNAL, "internal error while decoding", fmt)
         del body
+    finally:
+        state.slots.release()
     spans = result.spans
     if len(spans) > inbox.max_queue:
         message = f"{len(spans)} spans in one request, more than max_queue ({inbox.max_queue}): split it"
@@ -217,7 +251,7 @@ async def _export(request: web.Request) -> web.Response:
 
 
 def _busy(state: _State, fmt: str) -> web.Response:
-    message = "shutting down" if state.draining else "export queue full, retry later"
+    message = "shutting down" if state.draining else "busy (export queue full or all decoding slots taken), retry later"
     return _reply(state, 503, _UNAVAILABLE, message, fmt, **{"Retry-After": str(state.config.retry_after)})
 
 
@@ -228,7 +262,21 @@ async def start_site(
 
     ``auto_decompress=False``: aiohttp would otherwise inflate gzip bodies itself, before our cap.
     """
-    return await serve_app(app, host, port, shutdown_timeout=shutdown_timeout, auto_decompress=False)
+    state = app[STATE]
+    check_exposure(host, state.config.auth_token, state.config.allow_unauthenticated)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        auto_decompress=False,
+        shutdown_timeout=shutdown_timeout,
+        keepalive_timeout=state.config.idle_timeout,
+        logger=HTTP_LOGGER,
+    )
+    await runner.setup()
+    site = GuardedSite(runner, host, port, state.guard)
+    await site.start()
+    return runner, site.port
 
 
 class SidecarServer(BackgroundServer):

@@ -13,8 +13,10 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -164,14 +166,67 @@ async def _log_tool(request: web.Request) -> web.StreamResponse:
     return web.json_response({"id": log_id, "tool_id": tool_id, "version_id": version_id, "log_user_id": None})
 
 
+MAX_PAGE = 1_000_000
+MAX_PAGE_SIZE = 10_000
+
+
+class _QueryError(Exception):
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__(item["msg"])
+        self.item = item
+
+
+def _query_int(query: Mapping[str, str], name: str, default: int, highest: int) -> int:
+    """``query[name]`` as an integer from 1 to ``highest``; anything else is the caller's 422."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _QueryError({"loc": ["query", name], "msg": "must be an integer", "type": "int_parsing"}) from None
+    if not 1 <= value <= highest:
+        msg = f"must be from 1 to {highest}"
+        raise _QueryError({"loc": ["query", name], "msg": msg, "type": "out_of_range", "input": raw[:40]})
+    return value
+
+
+def _control_refusal(request: web.Request) -> web.Response | None:
+    """Control endpoints change what tests observe, so only a same-origin JSON request may call
+    them: a cross-site page can send a form or a plain-text POST without asking, but not
+    ``application/json`` (that needs a CORS preflight this server never grants)."""
+    if request.content_type != "application/json":
+        return _error(415, "control endpoints take a JSON body (Content-Type: application/json)")
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return _error(403, f"cross-site request refused (Sec-Fetch-Site: {site[:40]})")
+    origin = request.headers.get("Origin")
+    if origin is not None and not _own_origin(request, origin):
+        return _error(403, f"cross-origin request refused (Origin: {origin[:100]})")
+    return None
+
+
+def _own_origin(request: web.Request, origin: str) -> bool:
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    if not sockname:
+        return False
+    try:
+        parts = urlsplit(origin)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return False
+    own_hosts = {"localhost", "127.0.0.1", "::1", str(sockname[0])}
+    return parts.scheme == "http" and parts.hostname in own_hosts and port == sockname[1]
+
+
 async def _list_logs(request: web.Request) -> web.Response:
     state: StubState = request.app[STATE]
     q = request.query
     try:
-        page = max(1, int(q.get("page", "1")))
-        size = min(10_000, max(1, int(q.get("size", "100"))))
-    except ValueError:
-        return _error(422, [{"loc": ["query", "page"], "msg": "must be an integer", "type": "int_parsing"}])
+        page = _query_int(q, "page", 1, MAX_PAGE)
+        size = _query_int(q, "size", 100, MAX_PAGE_SIZE)
+    except _QueryError as exc:
+        return _error(422, [exc.item])
     has_error = {"true": True, "false": False}.get(q.get("has_error", "").lower())
     records, total = state.store.list(
         path=q.get("path"), trace_id=q.get("trace_id"), has_error=has_error, page=page, size=size
@@ -198,6 +253,8 @@ async def _get_faults(request: web.Request) -> web.Response:
 
 
 async def _set_faults(request: web.Request) -> web.Response:
+    if (refused := _control_refusal(request)) is not None:
+        return refused
     state: StubState = request.app[STATE]
     try:
         changes = await request.json()
@@ -219,6 +276,8 @@ async def _stats(request: web.Request) -> web.Response:
 
 
 async def _reset(request: web.Request) -> web.Response:
+    if (refused := _control_refusal(request)) is not None:
+        return refused
     state: StubState = request.app[STATE]
     state.store.clear()
     state.faults = Faults()

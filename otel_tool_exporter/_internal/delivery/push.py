@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outcome, Outgoing, Retry
 from otel_tool_exporter._internal.delivery.reach import Reachability, describe
 from otel_tool_exporter._internal.delivery.retry import RETRYABLE_STATUS, THROTTLE_STATUS, parse_retry_after
-from otel_tool_exporter._internal.delivery.transport import RequestTimeoutError, Transport, TransportError
+from otel_tool_exporter._internal.delivery.transports import (
+    RequestTimeoutError,
+    Transport,
+    TransportError,
+    redirect_target,
+)
 from otel_tool_exporter.models import HTTPValidationError, ToolLogResponse
 
 __all__ = ["HttpPush", "detail_message"]
@@ -85,10 +90,18 @@ class HttpPush:
             try:
                 answer = ToolLogResponse.model_validate_json(response.body)
             except ValidationError as exc:
+                why = getattr(response, "problem", None) or f"{exc.error_count()} problems"
                 return Failed(
-                    "invalid_response", f"HTTP {status} with an unreadable body: {exc.error_count()} problems"
+                    "invalid_response",
+                    f"HTTP {status}: the Log was created but its answer is unreadable ({why}); not sent again",
                 )
             return Logged(answer.id, answer.tool_id)
+        if 300 <= status < 400:  # never followed: the key must not travel to another origin
+            return Failed(
+                f"http_{status}",
+                f"HTTP {status}: redirect to {redirect_target(response, self._url)} not followed",
+                status=status,
+            )
         message = f"HTTP {status}: {detail_message(response.body)}"
         if status in RETRYABLE_STATUS:
             return Retry(

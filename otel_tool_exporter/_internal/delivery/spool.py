@@ -80,10 +80,10 @@ class SpoolRow:
 class Spool:
     def __init__(self, directory: str | os.PathLike[str], *, logmap_ttl: float = 7 * 24 * 3600) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # it holds tool inputs and outputs
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.path = self.directory / f"spool-{self.owner}.db"
-        self._lock_file = open(self.directory / f"spool-{self.owner}.lock", "w")
+        self._lock_file = open(_private(self.directory / f"spool-{self.owner}.lock"), "w")
         if fcntl is not None:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._db = _connect(self.path)
@@ -304,8 +304,18 @@ class Spool:
         self._lock_file.close()
 
 
+def _private(path: Path) -> Path:
+    """``path``, created 0600 if it does not exist yet (SQLite gives its -wal and -shm files the
+    database file's mode)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    return path
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=5.0)
+    db = sqlite3.connect(str(_private(path)), isolation_level=None, check_same_thread=False, timeout=5.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(_SCHEMA)

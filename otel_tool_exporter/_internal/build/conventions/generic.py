@@ -420,7 +420,9 @@ def unclaimed_tool_hint(span: SpanRecord) -> str | None:
         and _snake(k.rsplit(".", 1)[-1]) in _CONTENT_FIELDS
         and not _listish(k)
     ]
-    named = _mentions_tool(span.name)
+    # a CLIENT span that names a tool is a request for a call that runs elsewhere (an MCP client's
+    # "tools/call"): the call itself is the server's span, so its name alone is no evidence
+    named = _mentions_tool(span.name) and span.kind != "CLIENT"
     if not ((toolish and (content or any(_field(k) in _CONTENT_FIELDS for k in toolish))) or named):
         return None
     seen = sorted({*toolish, *content})

@@ -1,0 +1,239 @@
+"""The transport interface and the one layer that holds every transport to the same rules.
+
+Delivery only ever POSTs bytes and reads a status, headers and bytes back (:class:`Transport`).
+Whichever library does the exchange, :class:`RuleLayer` makes it behave the same:
+
+- ``timeout`` is the whole exchange (connect, send, every byte of the answer), not one read;
+- redirects are never followed (the library is told so; the client turns a 3xx into a final
+  failure that names the target's origin, so the key never travels to another origin);
+- the answer's body is read up to ``max_response_bytes``, compressed and after decompression; a
+  larger one is cut there and marked :attr:`TransportResponse.problem` (for a 2xx the Log exists:
+  the client must not send it again);
+- an error answer never carries our own header values back (a server that quotes the request's
+  ``X-API-KEY`` line in its 400 must not put the key into our log);
+- every library error leaves as one of :mod:`._exceptions`' three types.
+
+A transport you pass yourself gets the same layer around it (:class:`GuardedTransport`), minus
+what only the reading library can do (stopping a huge body while it arrives).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from otel_tool_exporter._internal.body import DEFLATE, GZIP, BodyTooLarge, BoundedInflater, MalformedBody
+from otel_tool_exporter._internal.delivery.transports._env import RouteCache
+from otel_tool_exporter._internal.delivery.transports._env import ssl_context as default_ssl_context
+from otel_tool_exporter._internal.delivery.transports._exceptions import RequestTimeoutError, map_exception
+
+__all__ = [
+    "ACCEPT_ENCODING",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "GuardedTransport",
+    "RuleLayer",
+    "Transport",
+    "TransportResponse",
+    "read_limited",
+    "redirect_target",
+]
+
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024  # a Log's answer is ~100 bytes; error details a few KiB
+ACCEPT_ENCODING = "gzip, deflate"  # the encodings we inflate ourselves, under the cap
+_WBITS = {"gzip": GZIP, "x-gzip": GZIP, "deflate": DEFLATE}
+_NOT_SECRET = frozenset({"content-type", "accept", "accept-encoding", "user-agent", "content-length"})
+_MIN_SCRUBBED = 4  # shorter header values are not secrets, and replacing them would garble text
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True, frozen=True)
+class TransportResponse:
+    """A complete answer. ``problem`` says why ``body`` is empty or cut (too large, an encoding
+    we do not read, a corrupt compressed stream); ``None`` when the body is whole."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    problem: str | None = None
+
+
+class Transport(Protocol):
+    async def post(
+        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+    ) -> TransportResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+def redirect_target(response: TransportResponse, url: str) -> str:
+    """The origin (scheme://host:port) a 3xx points at: the request's own for a relative
+    ``Location``, never a path or query (they can carry tokens)."""
+    location = response.headers.get("Location") or response.headers.get("location") or ""
+    try:
+        parts = urlsplit(location.strip())
+        base = urlsplit(url)
+        scheme = parts.scheme or base.scheme
+        host = parts.hostname or (base.hostname if not parts.netloc else "")
+        port = parts.port if parts.netloc else base.port
+    except ValueError:
+        return "an unreadable Location"
+    if not location.strip():
+        return "no Location"
+    if not host:
+        return "an unreadable Location"
+    port = port or {"http": 80, "https": 443}.get(scheme.lower())
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme.lower()}://{shown}:{port}" if port else f"{scheme.lower()}://{shown}"
+
+
+def _scrub(text: bytes, headers: Mapping[str, str]) -> bytes:
+    for name, value in headers.items():
+        if name.lower() not in _NOT_SECRET and len(value) >= _MIN_SCRUBBED:
+            text = text.replace(value.encode("utf-8", "replace"), b"***")
+    return text
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(awaitable: Awaitable[T], timeout: float) -> T:
+        async with asyncio.timeout(timeout):  # no extra task per request, unlike wait_for
+            return await awaitable
+
+else:
+
+    def _within(awaitable: Awaitable[T], timeout: float) -> Awaitable[T]:
+        return asyncio.wait_for(awaitable, timeout)
+
+
+async def _exchange_within(exchange: Awaitable[TransportResponse], timeout: float) -> TransportResponse:
+    """``exchange`` finished within ``timeout`` (the whole of it), its failures as our errors."""
+    try:
+        return await _within(exchange, timeout)
+    except asyncio.CancelledError:
+        raise
+    except (asyncio.TimeoutError, TimeoutError):
+        raise RequestTimeoutError(f"no complete answer within {timeout:g} s") from None
+    except Exception as exc:
+        raise map_exception(exc) from exc
+
+
+async def read_limited(chunks: AsyncIterator[bytes], encoding: str, cap: int) -> tuple[bytes, str | None]:
+    """The body of ``chunks`` (raw, as sent), inflated per ``encoding``, and what went wrong.
+
+    At most ``cap`` bytes are held either way: a gzip bomb stops at the cap having inflated
+    little more than it. Stops reading as soon as the cap is passed; the caller then drops the
+    connection instead of draining it.
+    """
+    encoding = encoding.strip().lower()
+    wbits = _WBITS.get(encoding)
+    if encoding not in ("", "identity") and wbits is None:
+        return b"", f"body in an encoding this client did not ask for ({encoding[:40]!r})"
+    received = 0
+    parts: list[bytes] = []
+    inflater = BoundedInflater(wbits, cap) if wbits is not None else None
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > cap:
+                raise BodyTooLarge(f"body larger than {cap} bytes")
+            if inflater is None:
+                parts.append(chunk)
+            else:
+                inflater.feed(chunk)
+        return (inflater.finish() if inflater is not None else b"".join(parts)), None
+    except BodyTooLarge as exc:
+        return b"", f"{exc} (not read further)"
+    except MalformedBody as exc:
+        return b"", str(exc)
+
+
+class RuleLayer:
+    """Base of the shipped transports: the rules above, around a library's :meth:`_exchange`."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        pool_size: int = 64,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
+    ) -> None:
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.pool_size = pool_size
+        self.max_response_bytes = max_response_bytes
+        self._ca_file = ca_file
+        self._ssl = ssl_context
+        self._routes = RouteCache(proxy=proxy, trust_env=trust_env)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = default_ssl_context(self._ca_file)
+        return self._ssl
+
+    async def post(
+        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+    ) -> TransportResponse:
+        try:
+            route = self._routes.route(url)
+        except Exception as exc:
+            raise map_exception(exc) from exc
+        if route.netrc_authorization is not None and not any(k.lower() == "authorization" for k in headers):
+            headers = {**headers, "Authorization": route.netrc_authorization}
+        response = await _exchange_within(self._exchange(url, params, headers, content, route.proxy), self.timeout)
+        if response.status >= 300 and response.body:
+            response = TransportResponse(
+                response.status, response.headers, _scrub(response.body, headers), response.problem
+            )
+        return response
+
+    async def _exchange(
+        self, url: str, params: Mapping[str, str], headers: Mapping[str, str], content: bytes, proxy: str | None
+    ) -> TransportResponse:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class GuardedTransport:
+    """A transport you supplied, held to the same rules where they can apply after the fact:
+    the overall deadline, the body cap (the body is already read), the scrubbed error answer and
+    the error types."""
+
+    def __init__(
+        self, inner: Transport, *, timeout: float, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    ) -> None:
+        self.inner = inner
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+
+    def __repr__(self) -> str:
+        return f"GuardedTransport({self.inner!r})"
+
+    async def post(
+        self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
+    ) -> TransportResponse:
+        response = await _exchange_within(
+            self.inner.post(url, params=params, headers=headers, content=content), self.timeout
+        )
+        problem = getattr(response, "problem", None)
+        body = response.body
+        if len(body) > self.max_response_bytes:
+            body, problem = b"", f"body larger than {self.max_response_bytes} bytes"
+        if response.status >= 300:
+            body = _scrub(body, headers)
+        return TransportResponse(response.status, response.headers, body, problem)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
