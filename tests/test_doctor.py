@@ -292,6 +292,9 @@ def test_the_hint_is_a_pure_function_of_the_span() -> None:
 
     assert hint("run", {"x.tool_used": "search", "x.output": "3 results"}) is not None
     assert hint("call tool", {}) is not None  # the name speaks of a tool call
+    assert hint("execute_tool", {}) is not None
+    # a tool that happens to be named *_tool is not evidence: the MCP SDK's client span for it
+    assert hint("MCP send tools/call fail_tool", {"mcp.method.name": "tools/call"}) is None
     assert hint("tools", {"langgraph.node": "tools"}) is None
     assert hint("chat", {"gen_ai.tool.definitions": "[]", "gen_ai.input.messages": "[]"}) is None
     assert hint("chat", {"llm.tools.0.tool.name": "x", "llm.input": "hi"}) is None

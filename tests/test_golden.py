@@ -225,6 +225,8 @@ GOLDEN: dict[str, Golden] = {
     "google_genai": Golden(schemas=frozenset()),
     # AgentOps' decorators record no description, schema or call id
     "agentops": Golden(descriptions=False, schemas=frozenset(), fail_error_exact="ValueError: boom: disk full"),
+    # descriptions and schemas from the CHAT_MODEL spans' mlflow.chat.tools
+    "mlflow_langchain": Golden(call_ids=OPENAI_STYLE_IDS),
 }
 
 

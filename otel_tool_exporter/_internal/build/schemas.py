@@ -58,17 +58,19 @@ def _hint_from_definition(item: Any) -> ToolSchemaHint | None:
 
 
 def genai_tool_definitions(span: SpanRecord) -> Iterable[ToolSchemaHint]:
-    """``gen_ai.tool.definitions`` (GenAI semconv) on chat spans; pydantic-ai's
+    """``gen_ai.tool.definitions`` (GenAI semconv) on chat spans, MLflow's ``mlflow.chat.tools`` (the
+    same list of OpenAI definitions, on CHAT_MODEL spans); pydantic-ai's
     ``model_request_parameters.function_tools`` too."""
     attrs = span.attributes
-    raw = attrs.get("gen_ai.tool.definitions")
-    if raw is not None:
-        decoded = decode_json(raw)
-        if isinstance(decoded, list):
-            for item in decoded:
-                hint = _hint_from_definition(item)
-                if hint is not None:
-                    yield hint
+    for key in ("gen_ai.tool.definitions", "mlflow.chat.tools"):
+        raw = attrs.get(key)
+        if raw is not None:
+            decoded = decode_json(raw)
+            if isinstance(decoded, list):
+                for item in decoded:
+                    hint = _hint_from_definition(item)
+                    if hint is not None:
+                        yield hint
     raw = attrs.get("model_request_parameters")
     if raw is not None:
         decoded = decode_json(raw)
@@ -170,6 +172,7 @@ _MAX_SOURCE_CHARS = 256 * 1024
 _TRIGGER_KEYS = frozenset(
     {
         "gen_ai.tool.definitions",
+        "mlflow.chat.tools",
         "model_request_parameters",
         "llm.tools.0.tool.json_schema",
         "ai.prompt.tools",

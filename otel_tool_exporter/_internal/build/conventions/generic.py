@@ -382,12 +382,13 @@ def complete_call(call: ToolCall, span: SpanRecord) -> None:
 
 
 def _mentions_tool(name: str) -> bool:
-    """A span name that speaks of one tool call: the word ``tool`` (not ``tools``), ``tool_call``,
-    ``toolCall``, ``call_tool``, ``execute_tool``."""
+    """A span name that speaks of one tool call: the word ``tool`` (not ``tools``, and not the end
+    of an identifier such as a tool named ``fail_tool``), ``tool_call``, ``toolCall``,
+    ``call_tool``, ``execute_tool``."""
     return bool(_TOOL_WORD.search(name))
 
 
-_TOOL_WORD = re.compile(r"(?i)(?<![a-z])tool(?![a-z])|toolcall")
+_TOOL_WORD = re.compile(r"(?i)(?<![a-z0-9_])tool(?![a-z0-9_])|tool_?call|call_?tool|execute_tool")
 
 
 _CONTENT_FIELDS = frozenset((*ARG_FIELDS, *RESULT_FIELDS, *SIBLING_ARG_FIELDS, *SIBLING_RESULT_FIELDS))

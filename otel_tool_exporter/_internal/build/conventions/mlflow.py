@@ -4,6 +4,10 @@ Every ``mlflow.*`` attribute value is JSON-encoded, plain strings included: the 
 ``mlflow.spanType == '"TOOL"'``, inputs are ``mlflow.spanInputs`` (a JSON object of the bound
 parameters) and the result ``mlflow.spanOutputs`` (a string result arrives JSON-quoted). The tool
 name is the span name; ``mlflow.spanFunctionName`` (the Python function) may differ.
+
+MLflow's LangChain autologging (``mlflow.langchain.autolog()``) records a tool's output as the
+serialized ``ToolMessage`` (unwrapped to its content here) and the call id in ``tool_call_id``
+(JSON-encoded, like every value MLflow writes).
 """
 
 from __future__ import annotations
@@ -11,14 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall
-from otel_tool_exporter._internal.build.conventions._envelopes import take_decoded
+from otel_tool_exporter._internal.build.conventions._base import AttrReader, ToolCall, clean_call_id
+from otel_tool_exporter._internal.build.conventions._envelopes import langchain_tool_message, take_decoded
 from otel_tool_exporter._internal.build.values import decode_json
 from otel_tool_exporter._internal.spans import SpanRecord
 
 SPAN_TYPE = "mlflow.spanType"
 INPUTS = "mlflow.spanInputs"
 OUTPUTS = "mlflow.spanOutputs"
+CALL_ID = "tool_call_id"  # LangChain autologging: the callback's tool_call_id, as an attribute
 
 
 def _is_tool(value: Any) -> bool:
@@ -45,10 +50,12 @@ class MLflowToolRecogniser:
             return None
         arguments = take_decoded(reader, INPUTS)
         result = take_decoded(reader, OUTPUTS)
+        result, envelope_call_id, _ = langchain_tool_message(result)
         return ToolCall(
             name=name,
             convention=self.name,
             arguments=arguments,
             result=result,
+            call_id=clean_call_id(decode_json(reader.take(CALL_ID))) or envelope_call_id,
             consumed=reader.frozen(),
         )
