@@ -227,6 +227,7 @@ def _closed_pipe(args: list[str], **env: str) -> tuple[int, str]:
     return proc.returncode, err
 
 
+@pytest.mark.slow
 def test_demo_into_a_closed_pipe_ends_quietly() -> None:
     code, err = _closed_pipe(["demo"])
     assert code == 141, err

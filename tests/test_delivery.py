@@ -79,6 +79,7 @@ def test_retryable_statuses_are_retried_until_delivered(stub: StubServer, status
     provider.shutdown()
 
 
+@pytest.mark.slow
 def test_retry_after_is_respected(stub: StubServer) -> None:
     stub.set_faults(fail_next=1, status=503, retry_after="2")
     provider, _exporter = _provider(stub)
@@ -125,6 +126,7 @@ def test_one_line_per_problem_names_the_count_and_every_tool(
     provider.shutdown()
 
 
+@pytest.mark.slow
 def test_connection_resets_and_timeouts_are_retried(stub: StubServer) -> None:
     stub.set_faults(reset_next=3)
     provider, exporter = _provider(stub, timeout=0.5)
@@ -210,6 +212,7 @@ def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path, mo
         stub.stop()
 
 
+@pytest.mark.slow
 def test_full_backlog_without_spool_is_counted_never_silent(stub: StubServer) -> None:
     stub.set_faults(latency_ms=500)
     provider, exporter = _provider(stub, max_queue=5, max_concurrency=1)

@@ -17,6 +17,8 @@ import pytest
 from otel_tool_exporter.stub import StubServer
 from tests.test_cli import launched, stopped_by
 
+pytestmark = pytest.mark.slow  # each test runs the real demo command in a subprocess
+
 
 def run_demo() -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUMANLOOP_", "OTEL_TOOL_EXPORTER_"))}

@@ -56,6 +56,7 @@ def _nested_pairs(provider: TracerProvider, n: int) -> None:
                 pass
 
 
+@pytest.mark.slow
 def test_a_full_disk_loses_nothing_and_strands_no_child(stub: StubServer, tmp_path: Path) -> None:
     with small_filesystem(tmp_path / "disk") as disk:
         stub.set_faults(error_rate=1.0, status=503, retry_after="0")  # the server is down at first
@@ -112,6 +113,7 @@ def test_spool_state_is_on_or_off(stub: StubServer, tmp_path: Path) -> None:
         without.shutdown()
 
 
+@pytest.mark.slow
 def test_a_restart_during_an_outage_keeps_nesting(stub: StubServer, tmp_path: Path) -> None:
     """Shut down while the server is down and children wait for their parents' Logs: the children
     stay on disk with their remaining wait, and the next process nests every one of them."""

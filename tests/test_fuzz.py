@@ -264,6 +264,7 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(span=spans())
 def test_recognisers_and_mapping_never_raise_and_requests_validate(span: SpanRecord) -> None:

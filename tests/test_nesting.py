@@ -327,6 +327,7 @@ def test_shutdown_sends_waiting_children_and_returns_by_its_deadline(stub: Any) 
     assert all(log["metadata"]["otel"]["unresolved_parent"]["reason"] == "shutdown" for log in logs)
 
 
+@pytest.mark.slow
 def test_shutdown_with_server_down_never_hangs() -> None:
     exporter = ToolLogExporter(base_url="http://127.0.0.1:9/v5", api_key="k", shutdown_timeout=2.0)
     provider = TracerProvider()
@@ -342,6 +343,7 @@ def test_shutdown_with_server_down_never_hangs() -> None:
     assert stats["sent"] == 0 and sum(stats["failed"].values()) == 1
 
 
+@pytest.mark.slow
 def test_ancestry_memory_stays_bounded_far_past_its_cap() -> None:
     """60 times the cap of non-tool spans through the processor: tracked ancestry stays at its cap
     (the cap is a setting, so a small one shows the bound without a million spans)."""

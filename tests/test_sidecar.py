@@ -322,6 +322,7 @@ def test_protobuf_partial_success_for_invalid_ids(stub: StubServer) -> None:
 
 
 # ============================================================================ overload
+@pytest.mark.slow
 def test_full_queue_answers_503_with_retry_after_and_the_real_client_retries(
     stub: StubServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -228,6 +228,7 @@ def test_random_bytes_never_crash_the_receiver(guarded: GrpcSidecarServer) -> No
     assert still_serving(guarded, AUTH)
 
 
+@pytest.mark.slow
 def test_slow_sender_gets_deadline_exceeded_and_frees_its_slot(guarded: GrpcSidecarServer) -> None:
     """A client that opens the call and never sends its message (slowloris) is cut off at body_timeout."""
     import threading

@@ -48,6 +48,7 @@ def sockets(count: int) -> Iterator[list[socket.socket]]:
         yield [stack.enter_context(socket.socket()) for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_slowloris_is_cut_at_the_head_deadline_and_the_cap_refuses_with_one_log_line(
     stub: StubServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -105,6 +105,7 @@ def test_demo_trace_is_shown_nested_and_a_click_opens_inputs(stub: StubServer, p
     assert requests and all(url.startswith(stub.root_url + "/") for url in requests)  # works offline
 
 
+@pytest.mark.slow
 def test_new_traces_appear_without_a_reload_and_open_logs_stay_open(
     stub: StubServer, provider_for: Any, page: Any
 ) -> None:

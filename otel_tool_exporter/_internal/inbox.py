@@ -59,7 +59,8 @@ class Inbox:
         starts = self.starts
         if len(starts) < self.cap and not self.closed:
             starts.append(span)
-            if self.sleeping:
+            if self.sleeping:  # one wake-up per sleep, not one per span
+                self.sleeping = False
                 self.wake()
 
     def offer_end(self, span: Any) -> bool:
@@ -73,7 +74,8 @@ class Inbox:
             self._warn_full()
             return False
         ends.append(span)
-        if self.sleeping:
+        if self.sleeping:  # one wake-up per sleep, not one per span
+            self.sleeping = False
             self.wake()
         return True
 

@@ -29,7 +29,6 @@ from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
 from otel_tool_exporter._internal.delivery.shrink import ShrinkOn413
 from otel_tool_exporter._internal.delivery.spool import Spool
 from otel_tool_exporter._internal.delivery.spool import reason as spool_reason
-from otel_tool_exporter._internal.delivery.timeout import TimeoutLayer
 from otel_tool_exporter._internal.delivery.transports import Transport, transport_for
 from otel_tool_exporter._internal.inbox import FlushMarker, Inbox
 from otel_tool_exporter._internal.loop import DeliveryLoop
@@ -93,7 +92,7 @@ class Pipeline:
         )
         sender: Sender = RetryLayer(
             ShrinkOn413(
-                ConcurrencyLayer(TimeoutLayer(self.push, settings.timeout), self.limiter), settings.max_field_bytes
+                ConcurrencyLayer(self.push, self.limiter), settings.max_field_bytes
             ),
             RetryPolicy(max_elapsed=settings.max_elapsed, max_retry_after=settings.max_retry_after),
             on_retry=self._count_retry,

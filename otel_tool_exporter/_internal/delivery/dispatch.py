@@ -1,7 +1,7 @@
 """The outermost delivery layer: the queue in front of the senders, with the spool behind it.
 
 Each Log request it is given is sent on its own task through the sender chain (retry → 413 →
-concurrency → timeout → HTTP); what became of it is put in :attr:`Dispatch.outcomes` for the loop
+concurrency → HTTP, the transport keeping the whole-exchange deadline); what became of it is put in :attr:`Dispatch.outcomes` for the loop
 to read, and ``wakeup`` is set. Memory is bounded: at most ``max_queue`` requests are held here.
 Beyond that, with a spool, they wait on disk ("parked") and come back as others finish; without
 one they fail as ``backlog_full``, counted and said. With a spool, a Log whose retries ran out
