@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_tool_exporter import ToolSpanProcessor
 from otel_tool_exporter.stub import StubServer
+from otel_tool_exporter.stub.page import render_traces
 
 from .conftest import make_exporter
 
@@ -64,6 +65,7 @@ def test_children_of_a_long_parent_appear_nested_while_it_runs_and_it_is_complet
         assert "output" not in parent and "end_time" not in parent, "created early: nothing known of its end"
         assert parent["inputs"] == {"topic": "otel"} and parent["metadata"]["otel"]["running"] is True
         assert appeared < LIVE_AFTER + 2.0
+        assert 'class="status running"' in render_traces(stub.store), "the trace view shows it running"
         research.set_attribute("gen_ai.tool.call.result", "summary of 3 results")
     assert provider.force_flush(10_000)
     logs = _logs(stub)
@@ -71,6 +73,7 @@ def test_children_of_a_long_parent_appear_nested_while_it_runs_and_it_is_complet
     parent = next(log for log in logs if log["path"] == "research")
     assert parent["output"] == "summary of 3 results" and "end_time" in parent and parent["provider_latency"] > 0
     assert parent["metadata"]["otel"]["running"] is False
+    assert 'class="status running"' not in render_traces(stub.store), "then completed"
     stats = exporter.stats()
     assert (stats["sent"], stats["created_early"], stats["completed_early"]) == (2, 1, 1)
     provider.shutdown()
