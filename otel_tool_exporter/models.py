@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_serializer
 
 __all__ = [
     "UPDATE_FIELDS",
@@ -57,7 +57,15 @@ class ToolKernel(_Strict):
     attributes: dict[str, Any] | None = None
 
 
-class ToolLogRequest(_Strict):
+class _UtcTimes(_Strict):
+    """Datetimes on the wire: RFC 3339 in UTC with microseconds and a ``Z``."""
+
+    @field_serializer("start_time", "end_time", "created_at", when_used="json-unless-none", check_fields=False)
+    def _utc_z(self, value: datetime) -> str:
+        return format_datetime(value)
+
+
+class ToolLogRequest(_UtcTimes):
     """Body of ``POST /tools/log``. Every field is optional, exactly as the reference page says."""
 
     path: str | None = None
@@ -82,10 +90,6 @@ class ToolLogRequest(_Strict):
     save: bool | None = None
     tool: ToolKernel | None = None
 
-    @field_serializer("start_time", "end_time", "created_at", when_used="json-unless-none")
-    def _utc_z(self, value: datetime) -> str:
-        return format_datetime(value)
-
     def to_json_bytes(self) -> bytes:
         """The wire body: unset and ``None`` fields omitted (values inside dicts are kept)."""
         return self.model_dump_json(exclude_none=True).encode()
@@ -94,27 +98,29 @@ class ToolLogRequest(_Strict):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-class ToolLogUpdate(_Strict):
-    """Body of Update Log, ``PATCH /tools/{id}/log/{log_id}``: what completes a Log created early."""
+_UPDATABLE = (
+    "output",
+    "created_at",
+    "error",
+    "provider_latency",
+    "stdout",
+    "provider_request",
+    "provider_response",
+    "inputs",
+    "source",
+    "metadata",
+    "start_time",
+    "end_time",
+)
 
-    output: str | None = None
-    created_at: datetime | None = None
-    error: str | None = None
-    provider_latency: float | None = None
-    stdout: str | None = None
-    provider_request: dict[str, Any] | None = None
-    provider_response: dict[str, Any] | None = None
-    inputs: dict[str, Any] | None = None
-    source: str | None = None
-    metadata: dict[str, Any] | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    log_status: str | None = None
-
-    @field_serializer("start_time", "end_time", "created_at", when_used="json-unless-none")
-    def _utc_z(self, value: datetime) -> str:
-        return format_datetime(value)
-
+ToolLogUpdate = create_model(
+    "ToolLogUpdate",
+    __base__=_UtcTimes,
+    __doc__="Body of Update Log, ``PATCH /tools/{id}/log/{log_id}``: what completes a Log created early "
+    "(the Log's own fields, as in ``ToolLogRequest``, plus ``log_status``).",
+    **{name: (ToolLogRequest.model_fields[name].annotation, None) for name in _UPDATABLE},  # type: ignore[call-overload]
+    log_status=(str | None, None),
+)
 
 UPDATE_FIELDS = frozenset(ToolLogUpdate.model_fields)
 

@@ -91,9 +91,7 @@ class Pipeline:
             reach=self.reach,
         )
         sender: Sender = RetryLayer(
-            ShrinkOn413(
-                ConcurrencyLayer(self.push, self.limiter), settings.max_field_bytes
-            ),
+            ShrinkOn413(ConcurrencyLayer(self.push, self.limiter), settings.max_field_bytes),
             RetryPolicy(max_elapsed=settings.max_elapsed, max_retry_after=settings.max_retry_after),
             on_retry=self._count_retry,
         )
