@@ -16,7 +16,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ from otel_tool_exporter._internal.inbox import DurableMarker, FlushMarker, Inbox
 from otel_tool_exporter._internal.ordering import OrderingEngine, Pending, Reason, Release
 from otel_tool_exporter._internal.ordering.engine import LiveParent
 from otel_tool_exporter._internal.spans import SpanRecord, format_span_id, format_trace_id
+from otel_tool_exporter._internal.spans.journal import decode as journal_decode
+from otel_tool_exporter._internal.spans.journal import encode as journal_encode
 from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end, record_from_open
 from otel_tool_exporter._internal.stats import Stats
 from otel_tool_exporter.models import ToolLogRequest
@@ -48,6 +51,9 @@ LINGER_SECONDS = 0.005
 # reading: bench_throughput at 0 ms, 256 → 4.0k Logs/s, 16 → 6.3k); with none out, long turns.
 BATCH = 16
 IDLE_BATCH = 256
+# Spans written to the spool's journal in one transaction: a few milliseconds of work, so that the
+# loop comes back to the journal often while a burst is being built (spans reach the disk fast).
+JOURNAL_BATCH = 512
 
 
 @dataclass(slots=True)
@@ -98,6 +104,8 @@ class DeliveryLoop:
         self._seq = itertools.count(1)
         self._flushes: list[tuple[int, FlushMarker]] = []
         self._durable: list[DurableMarker] = []
+        # with a spool: spans taken from the inbox and written to the journal, not built yet
+        self._accepted: deque[tuple[Any, int | None, bool]] = deque()  # (item, journal row, recovered)
         self._flushes_reached = 0
         self._timer: asyncio.TimerHandle | None = None
         self._wakeup: asyncio.Event | None = None
@@ -121,27 +129,33 @@ class DeliveryLoop:
         )
         try:
             self._replay()
+            self._recover_journal()
         except Exception:
             logger.exception("otel_tool_exporter: replaying the spool failed")
         inbox, burst = self.inbox, self.burst
         lingered = False
+        journaling = self.spool is not None
         while True:
             self._read_outcomes()
             self._expire()
-            if inbox.ends or inbox.starts:
+            if journaling and inbox.ends:
+                self._journal_ahead()  # accepted means durable: on disk before anything else
+                if len(inbox.ends) > JOURNAL_BATCH:
+                    await asyncio.sleep(0)
+                    continue  # write what was handed in before building any of it
+            if inbox.ends or inbox.starts or self._accepted:
                 lingered = False
                 urgent = inbox.closed or inbox.flushes_asked > self._flushes_reached
-                if burst.should_hold(len(inbox), urgent):
-                    before = len(inbox)
+                if burst.should_hold(len(inbox) + len(self._accepted), urgent):
+                    before = len(inbox) + len(self._accepted)
                     await asyncio.sleep(burst.step)
-                    burst.after_step(len(inbox) - before)
+                    burst.after_step(len(inbox) + len(self._accepted) - before)
                     continue
                 if dispatch.backlog_full:
                     await dispatch.wait_for_room()  # send what is built before building more
                     continue
                 self.engine.tick(self._clock())
-                # with a spool, building is what puts spans on disk: no short turns then
-                self._take(BATCH if dispatch.active and self.spool is None else IDLE_BATCH)
+                self._take(BATCH if dispatch.active or self._accepted else IDLE_BATCH)
                 self.engine.tick(self._clock())  # back within the memory bound after the batch
                 self._after_turn()
                 await asyncio.sleep(0)
@@ -157,7 +171,7 @@ class DeliveryLoop:
             dispatch.failures.say(self._clock())  # delivery went quiet: one line per problem
             self._arm_timer()
             inbox.sleeping = True
-            if inbox.ends or inbox.starts or dispatch.outcomes:  # re-check after publishing it
+            if inbox.ends or inbox.starts or self._accepted or dispatch.outcomes:  # re-check after publishing it
                 inbox.sleeping = False
                 continue
             burst.begin()
@@ -170,7 +184,11 @@ class DeliveryLoop:
         """Up to ``limit`` ends, after every start handed in so far: each end counted here was
         handed in after its span's (and all its ancestors') start, so ordering has seen them."""
         inbox = self.inbox
-        ends, starts = inbox.ends, inbox.starts
+        starts = inbox.starts
+        if self.spool is not None:
+            self._take_accepted(limit)
+            return
+        ends = inbox.ends
         count = min(len(ends), limit)
         engine = self.engine
         while starts:
@@ -190,19 +208,103 @@ class DeliveryLoop:
                 self.stats.failed["internal_error"] += 1
                 logger.exception("otel_tool_exporter: internal error while processing a span")
 
+    def _take_accepted(self, limit: int) -> None:
+        """:meth:`_take` with a spool: the spans come from the journal's side of the inbox, and
+        each one's journal row goes once what it became (a Log request, a link) is written."""
+        self._take_starts()
+        accepted = self._accepted
+        done: list[int] = []
+        for _ in range(min(len(accepted), limit)):
+            item, row, recovered = accepted.popleft()
+            try:
+                if recovered:
+                    self._end_record(item, recovered=True)
+                else:
+                    self._end(item)
+            except Exception:
+                self.stats.failed["internal_error"] += 1
+                logger.exception("otel_tool_exporter: internal error while processing a span")
+            if row is not None:
+                done.append(row)
+        if done and self.spool is not None:
+            self.spool.unjournal(done)
+            assert self.dispatch is not None
+            self.dispatch.touch_spool()
+
+    def _take_starts(self) -> None:
+        starts, engine = self.inbox.starts, self.engine
+        while starts:
+            span = starts.popleft()
+            try:
+                ctx = span.get_span_context()
+                if ctx.trace_flags.sampled:
+                    parent = span.parent
+                    engine.started(ctx.trace_id, ctx.span_id, parent.span_id if parent is not None else None, span)
+            except Exception:
+                logger.exception("otel_tool_exporter: internal error while recording a span start")
+
+    def _journal_ahead(self, limit: int = JOURNAL_BATCH) -> None:
+        """Take what was handed in and write it to the spool's journal, in one transaction, before
+        anything else happens to it (never on the application's thread): a crash from now on
+        loses none of it. A sidecar request waiting for the disk is answered once it is there."""
+        ends = self.inbox.ends
+        spool, dispatch = self.spool, self.dispatch
+        assert spool is not None and dispatch is not None
+        batch: list[tuple[Any, bytes | None]] = []
+        durable: list[DurableMarker] = []
+        for _ in range(min(len(ends), limit)):
+            item = ends.popleft()
+            kind = type(item)
+            if kind is DurableMarker:
+                self._flushes_reached += 1
+                durable.append(item)
+                continue
+            if kind is FlushMarker:
+                batch.append((item, None))
+                continue
+            try:
+                if kind is SpanRecord:
+                    batch.append((item, journal_encode(item)))
+                    continue
+                read = read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
+                if read is None:
+                    continue  # not sampled: not exported
+                if type(read) is OrdinaryEnd:
+                    link = SpanRecord(read.trace_id, read.span_id, read.parent_span_id, "")
+                    if read.explicit_parent:
+                        link.attributes = {EXPLICIT_PARENT_KEY: read.explicit_parent}
+                    batch.append((read, journal_encode(link)))
+                else:
+                    batch.append((read, journal_encode(read)))  # type: ignore[arg-type]
+            except Exception:
+                self.stats.failed["internal_error"] += 1
+                logger.exception("otel_tool_exporter: internal error while reading a span")
+        bodies = [body for _, body in batch if body is not None]
+        written = spool.journal(bodies)  # None: the spool failed (said); these spans live in memory
+        rows: Iterator[int | None] = iter(written) if written is not None else iter([None] * len(bodies))
+        accepted = self._accepted
+        for item, body in batch:
+            accepted.append((item, next(rows) if body is not None else None, False))
+        dispatch.commit()  # on disk now, not at the end of this turn
+        on_disk = spool.healthy
+        for marker in durable:
+            if not marker.future.done():
+                marker.future.set_result(on_disk)
+
     def _end(self, item: Any) -> None:
-        if type(item) is SpanRecord:
+        kind = type(item)
+        if kind is SpanRecord:
             self._end_record(item)
             return
-        if type(item) is FlushMarker:
+        if kind is FlushMarker:
             self._flushes_reached += 1
             self._flushes.append((next(self._seq), item))
             return
-        if type(item) is DurableMarker:
+        if kind is DurableMarker:
             self._flushes_reached += 1
             self._durable.append(item)
             return
-        read = read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
+        read = item if kind is OrdinaryEnd else read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
         if read is None:
             return  # not sampled: not exported
         if type(read) is OrdinaryEnd:
@@ -214,7 +316,7 @@ class DeliveryLoop:
             return
         self._end_record(read)  # type: ignore[arg-type]
 
-    def _end_record(self, span: SpanRecord) -> None:
+    def _end_record(self, span: SpanRecord, *, recovered: bool = False) -> None:
         stats = self.stats
         stats.received += 1
         engine = self.engine
@@ -253,6 +355,7 @@ class DeliveryLoop:
             entry,
             next(self._seq),
             engine.now,
+            recovered=recovered,
         )
         self._release(engine.submit(pending))
 
@@ -488,6 +591,22 @@ class DeliveryLoop:
         self._release(engine.submit_all(items))
         self._after_turn()
         logger.info("otel_tool_exporter: replaying %d Log requests from the spool", len(rows))
+
+    def _recover_journal(self) -> None:
+        """Spans an earlier run had accepted but not built: built now, first, in the order they came.
+        Their parents may be among them, later: they wait for them even where span starts are seen."""
+        spool = self.spool
+        if spool is None:
+            return
+        found = spool.journaled()
+        for row, body in found:
+            try:
+                self._accepted.append((journal_decode(body), row, True))
+            except Exception:
+                logger.warning("otel_tool_exporter: an unreadable span in the spool's journal was skipped")
+                spool.unjournal([row])
+        if found:
+            logger.info("otel_tool_exporter: recovering %d accepted spans from the spool", len(found))
 
     async def close(self, deadline: float) -> None:
         """Shutdown: waiting children go unresolved, requests in flight get until ``deadline``

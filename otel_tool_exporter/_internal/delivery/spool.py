@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS requests (
     update_tool TEXT,
     update_log TEXT
 );
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    body BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS links (
     trace_id TEXT NOT NULL,
     span_id TEXT NOT NULL,
@@ -134,6 +138,7 @@ class Spool:
             ).fetchall()
             logmap = other.execute("SELECT trace_id, span_id, log_id, created FROM logmap").fetchall()
             links = other.execute("SELECT trace_id, span_id, parent_span_id, explicit FROM links").fetchall()
+            journal = other.execute("SELECT body FROM journal ORDER BY seq").fetchall()
         finally:
             other.close()
         db = self._db
@@ -147,6 +152,7 @@ class Spool:
         db.executemany(
             "INSERT OR IGNORE INTO links(trace_id, span_id, parent_span_id, explicit) VALUES (?,?,?,?)", links
         )
+        db.executemany("INSERT INTO journal(body) VALUES (?)", journal)
         db.execute("COMMIT")
         return len(rows)
 
@@ -242,6 +248,36 @@ class Spool:
 
     def discard(self, row: int) -> None:
         self._write("DELETE FROM requests WHERE row = ?", (row,))
+
+    def journal(self, bodies: list[bytes]) -> list[int] | None:
+        """Spans accepted and not yet built, written ahead (in this tick's transaction); their
+        rows, in order, or None if the write failed (said once)."""
+        if not bodies:
+            return []
+        try:
+            if not self._in_tx:
+                self._db.execute("BEGIN")
+                self._in_tx = True
+            cursor = self._db.executemany("INSERT INTO journal(body) VALUES (?)", [(b,) for b in bodies])
+            last = int(self._db.execute("SELECT last_insert_rowid()").fetchone()[0])
+            del cursor
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return None
+        return list(range(last - len(bodies) + 1, last + 1))  # one writer: the rows are consecutive
+
+    def unjournal(self, rows: list[int]) -> None:
+        """Spans whose Logs (or links) are written: their journal rows go."""
+        for row in rows:
+            self._write("DELETE FROM journal WHERE seq = ?", (row,))
+
+    def journaled(self) -> list[tuple[int, bytes]]:
+        """What an earlier run accepted and never built, in the order it came."""
+        try:
+            return [(int(r[0]), bytes(r[1])) for r in self._db.execute("SELECT seq, body FROM journal ORDER BY seq")]
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return []
 
     def link(self, trace_id: str, span_id: str, parent_span_id: str | None, explicit: str | None) -> None:
         """An ordinary span's place in its trace: what lets children nest across a restart."""

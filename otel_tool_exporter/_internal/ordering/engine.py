@@ -41,6 +41,7 @@ class Pending:
     seq: int
     arrived: float
     replayed: bool = False
+    recovered: bool = False  # read back from the journal after a restart: its parent may come later
     waiting_on: int | None = None  # the span whose Log it waits for
     deadline: float = 0.0
 
@@ -338,7 +339,7 @@ class OrderingEngine:
                     # the process that saw this span start is gone: its end will never come
                     failed = {"span_id": format_span_id(current), "reason": Reason.RESTART}
                     break
-                if self.ancestry_from_start and not item.replayed:
+                if self.ancestry_from_start and not item.replayed and not item.recovered:
                     break  # started before we were attached, or remote: nothing to wait for
                 # not seen yet (finished spans arrive in any order), or seen only by the process
                 # before a restart: it may still come, for the rest of the child's wait
