@@ -184,22 +184,12 @@ class DeliveryLoop:
         """Up to ``limit`` ends, after every start handed in so far: each end counted here was
         handed in after its span's (and all its ancestors') start, so ordering has seen them."""
         inbox = self.inbox
-        starts = inbox.starts
         if self.spool is not None:
             self._take_accepted(limit)
             return
         ends = inbox.ends
         count = min(len(ends), limit)
-        engine = self.engine
-        while starts:
-            span = starts.popleft()
-            try:
-                ctx = span.get_span_context()
-                if ctx.trace_flags.sampled:
-                    parent = span.parent
-                    engine.started(ctx.trace_id, ctx.span_id, parent.span_id if parent is not None else None, span)
-            except Exception:
-                logger.exception("otel_tool_exporter: internal error while recording a span start")
+        self._take_starts()
         for _ in range(count):
             item = ends.popleft()
             try:
