@@ -29,7 +29,7 @@ class FlushMarker:
 
 class DurableMarker:
     """Follows a batch of spans that must be on disk before the hand-off returns (the sidecar
-    answers 200 only then): resolved once the loop has processed and committed them."""
+    answers 200 only then): resolved once the loop has written them to the spool's journal."""
 
     __slots__ = ("future",)
 

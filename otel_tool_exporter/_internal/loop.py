@@ -103,14 +103,12 @@ class DeliveryLoop:
         self.dispatch: Dispatch | None = None
         self._seq = itertools.count(1)
         self._flushes: list[tuple[int, FlushMarker]] = []
-        self._durable: list[DurableMarker] = []
         # with a spool: spans taken from the inbox and written to the journal, not built yet
         self._accepted: deque[tuple[Any, int | None, bool]] = deque()  # (item, journal row, recovered)
         self._flushes_reached = 0
         self._timer: asyncio.TimerHandle | None = None
         self._wakeup: asyncio.Event | None = None
         self._logged_messages: set[str] = set()
-        self.kept_waiting = 0  # children left waiting in the spool at shutdown
 
     def _judge_open(self, span: Any) -> tuple[bool | None, str | None]:
         return self.builder.judge_open(span.name, attributes_of(span))
@@ -191,12 +189,7 @@ class DeliveryLoop:
         count = min(len(ends), limit)
         self._take_starts()
         for _ in range(count):
-            item = ends.popleft()
-            try:
-                self._end(item)
-            except Exception:
-                self.stats.failed["internal_error"] += 1
-                logger.exception("otel_tool_exporter: internal error while processing a span")
+            self._end_safely(ends.popleft())
 
     def _take_accepted(self, limit: int) -> None:
         """:meth:`_take` with a spool: the spans come from the journal's side of the inbox, and
@@ -206,14 +199,7 @@ class DeliveryLoop:
         done: list[int] = []
         for _ in range(min(len(accepted), limit)):
             item, row, recovered = accepted.popleft()
-            try:
-                if recovered:
-                    self._end_record(item, recovered=True)
-                else:
-                    self._end(item)
-            except Exception:
-                self.stats.failed["internal_error"] += 1
-                logger.exception("otel_tool_exporter: internal error while processing a span")
+            self._end_safely(item, recovered)
             if row is not None:
                 done.append(row)
         if done and self.spool is not None:
@@ -281,6 +267,18 @@ class DeliveryLoop:
             if not marker.future.done():
                 marker.future.set_result(on_disk)
 
+    def _end_safely(self, item: Any, recovered: bool = False) -> None:
+        """One finished span (or a flush marker) through build and ordering; a failure is
+        counted and logged, never raised into the loop."""
+        try:
+            if recovered:
+                self._end_record(item, recovered=True)
+            else:
+                self._end(item)
+        except Exception:
+            self.stats.failed["internal_error"] += 1
+            logger.exception("otel_tool_exporter: internal error while processing a span")
+
     def _end(self, item: Any) -> None:
         kind = type(item)
         if kind is SpanRecord:
@@ -289,10 +287,6 @@ class DeliveryLoop:
         if kind is FlushMarker:
             self._flushes_reached += 1
             self._flushes.append((next(self._seq), item))
-            return
-        if kind is DurableMarker:
-            self._flushes_reached += 1
-            self._durable.append(item)
             return
         read = item if kind is OrdinaryEnd else read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
         if read is None:
@@ -479,8 +473,8 @@ class DeliveryLoop:
             self._release(self.engine.expire(self._clock()))
 
     def _after_turn(self) -> None:
-        """Spool the waits begun and the traces forgotten this turn, commit, and answer the
-        hand-offs waiting for the disk and the flushes that are done."""
+        """Early Logs for parents still running, the waits begun and the traces forgotten this
+        turn on disk, and the flushes that are done answered."""
         live = self.engine.take_live_parents()
         if live:
             self._create_early(live)
@@ -495,14 +489,6 @@ class DeliveryLoop:
                 if row is not None:
                     self.spool.waiting(row, format_span_id(span_id), item.deadline - item.arrived)
             self.dispatch.touch_spool()
-        if self._durable:
-            assert self.dispatch is not None
-            self.dispatch.commit()  # everything handed in before each marker is processed: make it durable
-            on_disk = self.spool is not None and self.spool.healthy
-            for marker in self._durable:
-                if not marker.future.done():
-                    marker.future.set_result(on_disk)
-            self._durable.clear()
         if self._flushes:
             self._answer_flushes()
 
@@ -608,23 +594,18 @@ class DeliveryLoop:
             # children still waiting stay on disk, with what is left of their wait: after a restart
             # they nest under their parent's Log as soon as it exists
             now = self._clock()
-            kept = []
             for item in list(self.engine.waiting_items()):
                 row = item.payload.row
                 if row is not None and item.waiting_on is not None:
                     spool.waiting(row, format_span_id(item.waiting_on), max(0.0, item.deadline - now))
-                    kept.append(item)
-            self.kept_waiting = len(kept)
             unsaved = [r for r in self.engine.release_all(Reason.SHUTDOWN) if r.item.payload.row is None]
             self._release(unsaved)
         else:
             self._release(self.engine.release_all(Reason.SHUTDOWN))
         if self.dispatch is not None:
             await self.dispatch.close(deadline - 0.05)
-            self.dispatch.commit()
-            self.dispatch.failures.say(
-                self._clock(), final=True
-            )  # the spool itself is closed with the runtime, after the last task
+            self.dispatch.commit()  # the spool itself is closed with the runtime, after the last task
+            self.dispatch.failures.say(self._clock(), final=True)
 
     def log_once(self, key: str, message: str, *args: Any) -> None:
         if key in self._logged_messages or len(self._logged_messages) > 1000:
@@ -633,6 +614,10 @@ class DeliveryLoop:
         logger.warning(message, *args)
 
     # ================================================================= gauges
+    def unbuilt(self) -> int:
+        """Spans handed in and written to the journal, not built yet (with a spool)."""
+        return sum(1 for item, _, _ in list(self._accepted) if type(item) is not FlushMarker)
+
     def gauges(self) -> dict[str, int]:
         dispatch = self.dispatch
         return {

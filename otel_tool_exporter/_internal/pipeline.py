@@ -227,7 +227,7 @@ class Pipeline:
         if dispatch is not None:
             logs += len(dispatch.active) + len(dispatch.parked)
         spans = sum(1 for item in list(self.inbox.ends) if not isinstance(item, FlushMarker))
-        spans += sum(1 for item in list(self.loop._accepted) if not isinstance(item[0], FlushMarker))
+        spans += self.loop.unbuilt()
         return logs, spans
 
     def _report_undelivered(self, why: str | None = None) -> None:
@@ -253,7 +253,7 @@ class Pipeline:
 
     def snapshot(self) -> dict[str, Any]:
         return self.stats.snapshot(
-            queue_depth=len(self.inbox.ends) + len(self.loop._accepted),  # handed in, not built yet
+            queue_depth=len(self.inbox.ends) + self.loop.unbuilt(),  # handed in, not built yet
             **self.loop.gauges(),
             concurrency_limit=self.limiter.limit,
             spool=self.spool_state,

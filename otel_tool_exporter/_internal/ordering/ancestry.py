@@ -39,7 +39,13 @@ class Node:
     early: str | None = None  # its Log id once created
     early_tool: str | None = None  # the Tool id the server answered with (for the completion)
     early_asked: bool = False  # asked for (once): in flight, created, or failed
+    early_failed: bool = False  # could not be built or created: its children wait for the end
     completion: Any = None  # the span ended while its early Log was still being created
+
+    @property
+    def early_pending(self) -> bool:
+        """Its early Log was asked for and is not created (nor given up) yet."""
+        return self.early_asked and self.early is None and not self.early_failed
 
 
 class Facts(NamedTuple):

@@ -228,7 +228,7 @@ class OrderingEngine:
             self._out.append(Release(item, None, update=(node.early_tool, node.early)))
             self._wake(spans, node)
             return self._flush_out()
-        if node.early_asked and node.completion is None and node.early_tool is None:
+        if node.early_pending and node.completion is None:
             node.completion = item  # its early Log is still being created: complete it then
             return self._flush_out()
         if item.replayed and item.parent is None:
@@ -249,7 +249,7 @@ class OrderingEngine:
         spans = self.store.peek(trace_id)
         node = spans.get(span_id) if spans is not None else None
         if isinstance(node, Node):
-            node.early_tool = ""  # marks 'tried': never asked again
+            node.early_failed = True
             if node.completion is not None:
                 completion, node.completion = node.completion, None
                 self._resolve(spans, completion)  # type: ignore[arg-type]
@@ -289,7 +289,7 @@ class OrderingEngine:
         if spans.get(span_id) is None:
             return ()
         node = store.node(spans, span_id, None, State.PENDING)
-        if node.early_asked and node.early is None and node.early_tool is None:  # the early Log's answer
+        if node.early_pending:  # the answer to the early Log
             if log_id is not None:
                 node.early, node.early_tool = log_id, tool_id or ""
                 self._wake(spans, node)  # children nest under the running parent now
