@@ -171,7 +171,9 @@ def test_payload_too_large_is_truncated_and_sent_once_more(stub: StubServer) -> 
 
 
 @pytest.mark.slow
-def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path, monkeypatch: Any) -> None:
+def test_outage_then_recovery_loses_nothing_and_stays_bounded(
+    tmp_path: Path, monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     """Server down longer than the retry budget, spans keep coming, memory stays at max_queue,
     all arrive. The budget (max_elapsed) and the spool's retry-later delay are shortened so the
     whole story — retries run out, Logs wait on disk, are tried again, the server returns — takes
@@ -197,6 +199,8 @@ def test_outage_then_recovery_loses_nothing_and_stays_bounded(tmp_path: Path, mo
         time.sleep(0.2)
     stats = exporter.stats()
     assert stats["parked_in_spool"] >= 150 - 20  # beyond max_queue the requests wait on disk
+    kept = [r for r in caplog.records if "Logs kept in the spool" in r.getMessage()]
+    assert 1 <= len(kept) <= 3, "said once per cause of the outage, not once per Log"
     assert stats["retries"] > 150, "retries ran out and were tried again, more than once"
     assert peak_in_flight <= 20
     assert slowest < 0.25

@@ -254,6 +254,7 @@ def test_gives_up_at_max_elapsed() -> None:
     assert len(script.requests) > 3
     assert isinstance(outcome, Failed) and outcome.exhausted and outcome.reason == "retries_exhausted"
     assert f"after {len(script.requests)} attempts" in outcome.message and "HTTP 503: down" in outcome.message
+    assert outcome.last == "HTTP 503: down", "the cause alone, the same for every Log of the outage"
 
 
 def test_gives_up_on_persistent_connect_errors() -> None:

@@ -142,9 +142,9 @@ class Dispatch:
                     self.touch_spool()
             elif isinstance(outcome, Failed) and outcome.exhausted and self._may_park(log):
                 self._log_once(
-                    f"park:{outcome.message}",
+                    f"park:{outcome.last}",  # once per cause, not once per Log
                     "server unavailable (%s): Logs kept in the spool, retrying later",
-                    outcome.message,
+                    outcome.last,
                 )
                 self.stats.retries += 1
                 self._finish(log)

@@ -41,6 +41,7 @@ class Failed:
     message: str
     status: int | None = None
     exhausted: bool = False
+    last: str = ""  # with ``exhausted``: what the final attempt met (the same for every Log of an outage)
 
 
 @dataclass(slots=True, frozen=True)

@@ -96,6 +96,7 @@ class RetryLayer:
                     "retries_exhausted",
                     f"gave up after {attempt} attempts in {elapsed:.1f}s: {outcome.message}",
                     exhausted=True,
+                    last=outcome.message,
                 )
             if self._on_retry is not None:
                 self._on_retry(outcome)
