@@ -156,6 +156,18 @@ class Proxy:
             up_writer.write(head)
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
+    @asynccontextmanager
+    async def named_by(
+        self, monkeypatch: pytest.MonkeyPatch, variable: str, *, credentials: str = ""
+    ) -> AsyncIterator[None]:
+        """This proxy listening on loopback, and named by the environment ``variable``."""
+        server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        monkeypatch.setenv(variable, f"http://{credentials}127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        try:
+            yield
+        finally:
+            server.close()
+
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
@@ -179,6 +191,16 @@ def throwaway_ca() -> Any:
     return trustme.CA()
 
 
+def tls_server_context(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context for 127.0.0.1, and the file of the throwaway CA that signed it."""
+    ca = throwaway_ca()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return server_ctx, ca_file
+
+
 async def _no_sleep(_: float) -> None:
     return None
 
@@ -200,6 +222,21 @@ class Client:
 
 def client_for(transport: Transport, base_url: str) -> Client:
     return Client(transport, base_url)
+
+
+async def post_once(kind: str, url: str, **options: Any) -> Outcome:
+    """One Log through a fresh transport of ``kind`` (closed afterwards), as delivery sends it."""
+    t = transport(kind, **options)
+    try:
+        return await client_for(t, url).log_tool(BODY)
+    finally:
+        await t.aclose()
+
+
+async def logged_through(kind: str, url: str, **options: Any) -> Logged:
+    outcome = await post_once(kind, url, **options)
+    assert isinstance(outcome, Logged), outcome
+    return outcome
 
 
 def transport(kind: str, **options: Any) -> Any:
@@ -226,11 +263,7 @@ def test_a_redirect_is_a_final_failure_naming_the_target_origin(kind: str, statu
                 return web.Response(status=status, headers={"Location": location})
 
             async with web_server(redirect) as (url, hits):
-                t = transport(kind)
-                try:
-                    outcome = await client_for(t, url).log_tool(BODY)
-                finally:
-                    await t.aclose()
+                outcome = await post_once(kind, url)
                 return outcome, hits, target_hits, f"http://127.0.0.1:{target.port}"
 
     error, hits, target_hits, origin = run(go())
@@ -245,21 +278,14 @@ def test_a_redirect_behind_a_proxy_is_not_followed_either(kind: str, monkeypatch
     proxy = Proxy()
 
     async def go() -> tuple[Outcome, Hits, Hits, str]:
-        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-        async with web_server(lambda r: _ok()) as (target_url, target_hits):
+        async with proxy.named_by(monkeypatch, "HTTP_PROXY"), web_server(lambda r: _ok()) as (target_url, target_hits):
             target_origin = f"http://127.0.0.1:{urlsplit(target_url).port}"
 
             async def redirect(request: web.Request) -> web.StreamResponse:
                 return web.Response(status=307, headers={"Location": f"{target_origin}/v5/tools/log"})
 
             async with web_server(redirect) as (url, hits):
-                t = transport(kind)
-                try:
-                    outcome = await client_for(t, url).log_tool(BODY)
-                finally:
-                    await t.aclose()
-                    server.close()
+                outcome = await post_once(kind, url)
                 return outcome, hits, target_hits, target_origin
 
     error, hits, target_hits, origin = run(go())
@@ -341,11 +367,7 @@ def test_a_2xx_with_a_body_over_the_cap_is_a_created_log_and_never_sent_again(ki
 
     async def go() -> tuple[Outcome, Hits]:
         async with web_server(huge) as (url, hits):
-            t = transport(kind)
-            try:
-                outcome = await client_for(t, url).log_tool(BODY)
-            finally:
-                await t.aclose()
+            outcome = await post_once(kind, url)
             return outcome, hits
 
     error, hits = run(go())
@@ -425,11 +447,7 @@ def test_a_small_gzip_answer_is_read(kind: str) -> None:
 
     async def go() -> Any:
         async with web_server(gzipped) as (url, _):
-            t = transport(kind)
-            try:
-                return await client_for(t, url).logged(BODY)
-            finally:
-                await t.aclose()
+            return await logged_through(kind, url)
 
     assert run(go()).log_id == "log_1"
 
@@ -440,17 +458,8 @@ def test_the_proxy_from_the_environment_is_used(kind: str, variable: str, monkey
     proxy = Proxy()
 
     async def go() -> tuple[Any, Hits]:
-        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
-        monkeypatch.setenv(variable, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-        try:
-            async with web_server(lambda r: _ok()) as (url, hits):
-                t = transport(kind)
-                try:
-                    return await client_for(t, url).logged(BODY), hits
-                finally:
-                    await t.aclose()
-        finally:
-            server.close()
+        async with proxy.named_by(monkeypatch, variable), web_server(lambda r: _ok()) as (url, hits):
+            return await logged_through(kind, url), hits
 
     response, hits = run(go())
     assert response.log_id == "log_1" and len(hits) == 1
@@ -461,19 +470,10 @@ def test_no_proxy_exempts_the_host(kind: str, monkeypatch: pytest.MonkeyPatch) -
     proxy = Proxy()
 
     async def go() -> Hits:
-        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
         monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
-        try:
-            async with web_server(lambda r: _ok()) as (url, hits):
-                t = transport(kind)
-                try:
-                    await client_for(t, url).logged(BODY)
-                finally:
-                    await t.aclose()
-                return hits
-        finally:
-            server.close()
+        async with proxy.named_by(monkeypatch, "HTTP_PROXY"), web_server(lambda r: _ok()) as (url, hits):
+            await logged_through(kind, url)
+            return hits
 
     assert len(run(go())) == 1
     assert proxy.seen == []
@@ -482,25 +482,15 @@ def test_no_proxy_exempts_the_host(kind: str, monkeypatch: pytest.MonkeyPatch) -
 def test_https_goes_through_the_proxy_with_connect_and_verified_tls(
     kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ca = throwaway_ca()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx, ca_file = tls_server_context(tmp_path)
     proxy = Proxy()
 
     async def go() -> tuple[Any, Hits]:
-        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
-        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-        try:
-            async with web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, hits):
-                t = transport(kind, ca_file=str(ca_file))
-                try:
-                    return await client_for(t, url).logged(BODY), hits
-                finally:
-                    await t.aclose()
-        finally:
-            server.close()
+        async with (
+            proxy.named_by(monkeypatch, "HTTPS_PROXY"),
+            web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, hits),
+        ):
+            return await logged_through(kind, url, ca_file=str(ca_file)), hits
 
     response, hits = run(go())
     assert response.log_id == "log_1" and len(hits) == 1
@@ -510,25 +500,15 @@ def test_https_goes_through_the_proxy_with_connect_and_verified_tls(
 def test_proxy_credentials_in_the_variable_are_sent_to_the_proxy(
     kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ca = throwaway_ca()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx, ca_file = tls_server_context(tmp_path)
     proxy = Proxy()
 
     async def go() -> Any:
-        server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
-        monkeypatch.setenv("HTTPS_PROXY", f"http://user:p%40ss@127.0.0.1:{server.sockets[0].getsockname()[1]}")
-        try:
-            async with web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, _):
-                t = transport(kind, ca_file=str(ca_file))
-                try:
-                    return await client_for(t, url).logged(BODY)
-                finally:
-                    await t.aclose()
-        finally:
-            server.close()
+        async with (
+            proxy.named_by(monkeypatch, "HTTPS_PROXY", credentials="user:p%40ss@"),
+            web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, _),
+        ):
+            return await logged_through(kind, url, ca_file=str(ca_file))
 
     assert run(go()).log_id == "log_1"
     expected = b"Proxy-Authorization: Basic " + base64.b64encode(b"user:p@ss")
@@ -548,11 +528,7 @@ def test_a_proxy_no_library_can_use_is_refused_not_ignored(kind: str, variable: 
 def test_tls_is_verified_against_the_system_store_ca_file_or_ssl_cert_file(
     kind: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ca = throwaway_ca()
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx, ca_file = tls_server_context(tmp_path)
 
     async def go() -> tuple[BaseException | None, int, int]:
         async with web_server(lambda r: _ok(), ssl_context=server_ctx) as (url, _):
