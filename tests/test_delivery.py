@@ -94,7 +94,9 @@ def test_retry_after_is_respected(stub: StubServer) -> None:
 def test_final_errors_are_counted_and_logged_once_per_message(
     stub: StubServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stub.set_faults(fail_next=5, status=409)
+    # The answers come late, so all five are in flight together even on a loaded machine: a
+    # failure is said when delivery goes quiet, and a pause between span ends must not split them.
+    stub.set_faults(fail_next=5, status=409, latency_ms=300)
     provider, exporter = _provider(stub, api_key="sk-very-secret-key")
     caplog.set_level(logging.DEBUG, logger="otel_tool_exporter")
     _produce(provider, 5, name="conflicting")
@@ -113,7 +115,7 @@ def test_one_line_per_problem_names_the_count_and_every_tool(
     stub: StubServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A rejected key fails every Log alike: one line says how many, and for which tools."""
-    stub.set_faults(fail_next=4, status=401)
+    stub.set_faults(fail_next=4, status=401, latency_ms=300)  # all four in flight together
     provider, _exporter = _provider(stub)
     caplog.set_level(logging.WARNING, logger="otel_tool_exporter")
     for name in ("get_weather", "lookup_user", "fail_tool", "research"):
