@@ -162,8 +162,7 @@ class DeliveryLoop:
             if dispatch.outcomes:
                 continue
             if not lingered:
-                lingered = True
-                await asyncio.sleep(LINGER_SECONDS)
+                lingered = await self._linger(wakeup)
                 continue
             lingered = False
             dispatch.failures.say(self._clock())  # delivery went quiet: one line per problem
@@ -176,6 +175,17 @@ class DeliveryLoop:
             await wakeup.wait()
             wakeup.clear()
             inbox.sleeping = False
+
+    async def _linger(self, wakeup: asyncio.Event) -> bool:
+        """Stay awake for LINGER_SECONDS before going to sleep, so spans that follow closely are
+        taken without a wake-up; an answer from the server or a flush ends it early. True when
+        it ran its course (delivery is quiet), False when something happened."""
+        loop = asyncio.get_running_loop()
+        wakeup.clear()
+        quiet = loop.call_later(LINGER_SECONDS, wakeup.set)
+        await wakeup.wait()
+        quiet.cancel()
+        return quiet.when() <= loop.time()
 
     # ================================================================= receive → build → order
     def _take(self, limit: int) -> None:
