@@ -302,15 +302,17 @@ def _awaited_names(golden: Golden, logs: list[dict[str, Any]]) -> list[str]:
     return sent
 
 
-@pytest.fixture(params=sorted(GOLDEN))
-def golden_run(request: pytest.FixtureRequest, stub: StubServer) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=sorted(GOLDEN))
+def golden_run(request: pytest.FixtureRequest) -> Iterator[Run]:
+    """One run per fixture against its own stub, shared by the checks below (they only read it)."""
     name = request.param
     if not (FIXTURES / f"{name}.json").exists():
         pytest.skip(f"fixture {name}.json not captured in this checkout")
-    doc, logs, exporter = run_fixture(stub, name)
-    sent_names = _awaited_names(GOLDEN[name], logs)
-    yield Run(name, GOLDEN[name], doc, logs, exporter, sent_names)
-    exporter.shutdown()
+    with StubServer() as stub:
+        doc, logs, exporter = run_fixture(stub, name)
+        sent_names = _awaited_names(GOLDEN[name], logs)
+        yield Run(name, GOLDEN[name], doc, logs, exporter, sent_names)
+        exporter.shutdown()
     del exporter
     gc.collect()  # process-wide metrics sum live pipelines: let this one go before the next test
 
