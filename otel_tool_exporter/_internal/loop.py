@@ -166,7 +166,7 @@ class DeliveryLoop:
                 lingered = await self._linger(wakeup)
                 continue
             lingered = False
-            dispatch.failures.say(self._clock())  # delivery went quiet: one line per problem
+            dispatch.failures.say(self._clock(), busy=bool(dispatch.active))  # went quiet: a line per problem
             self._arm_timer()
             inbox.sleeping = True
             if inbox.ends or inbox.starts or self._accepted or dispatch.outcomes:  # re-check after publishing it
