@@ -253,7 +253,7 @@ class DeliveryLoop:
                 if kind is SpanRecord:
                     batch.append((item, journal_encode(item)))
                     continue
-                read = read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
+                read = item if kind is OrdinaryEnd else read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
                 if read is None:
                     continue  # not sampled: not exported
                 if type(read) is OrdinaryEnd:

@@ -51,12 +51,11 @@ from otel_tool_exporter._internal.spans.otlp import (
     PROTOBUF,
     DecodeError,
     DecodeResult,
-    decode_protobuf,
     encode_response,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
 from otel_tool_exporter.sidecar.guard import acquire_within, check_exposure
-from otel_tool_exporter.sidecar.handoff import hand_in
+from otel_tool_exporter.sidecar.handoff import hand_in, span_reader
 from otel_tool_exporter.sidecar.server import SidecarConfig, bearer_matches
 
 __all__ = [
@@ -84,6 +83,7 @@ class GrpcReceiver:
 
     def __init__(self, exporter: ToolLogExporter, config: SidecarConfig | None = None) -> None:
         self.exporter = exporter
+        self.decode = span_reader(exporter)
         self.config = config or SidecarConfig()
         self.token = self.config.auth_token.encode() if self.config.auth_token else None
         self.slots = asyncio.Semaphore(self.config.max_concurrent)
@@ -171,7 +171,7 @@ class GrpcReceiver:
                 await self._fail(context, grpc.StatusCode.INVALID_ARGUMENT, "no ExportTraceServiceRequest message")
             try:
                 result: DecodeResult = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, decode_protobuf, body
+                    self.executor, self.decode, body, PROTOBUF
                 )
             except DecodeError as exc:
                 self._log_once("decode", "sidecar (gRPC): malformed OTLP request: %s", exc)
