@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
@@ -22,10 +21,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_tool_exporter._internal.background import BackgroundServer, serve_app
 from otel_tool_exporter._internal.build.conventions import ConventionRegistry
 from otel_tool_exporter.cli import main
 from otel_tool_exporter.stub import StubServer
+
+from .echo_server import HeaderEchoServer
 
 ENV = (
     "HUMANLOOP_API_KEY",
@@ -410,28 +410,11 @@ def test_unknown_host_is_one_line_naming_it(capsys: Any, monkeypatch: Any) -> No
     assert problem.startswith("https://nosuch.invalid/v5 does not answer: host 'nosuch.invalid' not found (DNS")
 
 
-class _EchoingServer(BackgroundServer):
-    """Answers 401 quoting every request header back, as a careless proxy might."""
-
-    async def _open(self) -> None:
-        async def echo(request: web.Request) -> web.Response:
-            await request.read()
-            quoted = "; ".join(f"{k}: {v}" for k, v in request.headers.items())
-            return web.json_response({"detail": f"unauthorised ({quoted})"}, status=401)
-
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", echo)
-        self._runner, self.port = await serve_app(app, "127.0.0.1", 0)
-
-    async def _close(self) -> None:
-        await self._runner.cleanup()
-
-
 def test_a_server_quoting_the_key_back_never_puts_it_on_the_screen(capsys: Any) -> None:
     """The server's detail is shown; the key it quoted is not."""
-    with _EchoingServer() as server:
+    with HeaderEchoServer(401) as server:
         code, out = doctor(
             capsys, "--base-url", f"http://127.0.0.1:{server.port}/v5", "--set", "api_key=sk-echoed-secret-1234"
         )
-    assert code == 1 and "API key rejected: HTTP 401: unauthorised (" in out
+    assert code == 1 and "API key rejected: HTTP 401: refused; headers were: " in out
     assert "sk-echoed-secret-1234" not in out and "x-api-key: ***" in out.lower()
