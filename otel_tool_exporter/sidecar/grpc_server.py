@@ -212,6 +212,9 @@ async def start_grpc_server(
 
     ``grpc.max_receive_message_length`` is the body cap: gRPC core checks it on the wire size and
     again after decompressing, and answers RESOURCE_EXHAUSTED before our handler sees a byte.
+    The HTTP receiver's connection rules hold here too, kept by gRPC core: at most
+    ``max_connections`` open connections (more are refused before the handshake), and a
+    connection that has not completed its HTTP/2 handshake within ``head_timeout`` is closed.
     Raises ``RuntimeError`` when the address cannot be bound.
     """
     receiver = GrpcReceiver(exporter, config)
@@ -222,6 +225,8 @@ async def start_grpc_server(
             ("grpc.max_receive_message_length", cap),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ("grpc.so_reuseport", 0),  # a second sidecar on the same port must fail, not share it
+            ("grpc.max_allowed_incoming_connections", receiver.config.max_connections),
+            ("grpc.server_handshake_timeout_ms", max(1, int(receiver.config.head_timeout * 1000))),
         ],
         maximum_concurrent_rpcs=MAX_PENDING_RPCS,
     )
