@@ -179,12 +179,19 @@ class DeliveryLoop:
 
     async def _linger(self, wakeup: asyncio.Event) -> bool:
         """Stay awake for LINGER_SECONDS before going to sleep, so spans that follow closely are
-        taken without a wake-up; an answer from the server or a flush ends it early. True when
-        it ran its course (delivery is quiet), False when something happened."""
+        taken without a wake-up. A flush (or shutdown) ends it at once; so does an answer from
+        the server while a flush waits for answers — otherwise answers gather for one turn
+        instead of waking the loop one by one. True when it ran its course, False when cut short."""
         loop = asyncio.get_running_loop()
+        dispatch = self.dispatch
+        assert dispatch is not None
+        dispatch.wake_on_outcome = bool(self._flushes)
         wakeup.clear()
         quiet = loop.call_later(LINGER_SECONDS, wakeup.set)
-        await wakeup.wait()
+        try:
+            await wakeup.wait()
+        finally:
+            dispatch.wake_on_outcome = True
         quiet.cancel()
         return quiet.when() <= loop.time()
 

@@ -55,6 +55,7 @@ class Dispatch:
         self.outcomes: deque[tuple[Outgoing, Logged | Failed]] = deque()
         self.failures = FailureReport()  # said by the loop when delivery goes quiet
         self.closing = False
+        self.wake_on_outcome = True  # the loop turns it off while it lingers with nobody waiting
         self._park_timer: asyncio.TimerHandle | None = None
         self._commit_scheduled = False
         # Past two windows' worth of requests in flight there is no point mapping more: the spans
@@ -179,7 +180,8 @@ class Dispatch:
 
     def _done(self, log: Outgoing, outcome: Logged | Failed) -> None:
         self.outcomes.append((log, outcome))
-        self._wakeup.set()
+        if self.wake_on_outcome:
+            self._wakeup.set()
 
     # ------------------------------------------------------------------ parking (spool only)
     def _park(self, log: Outgoing, *, delay: float = 0.0) -> None:
