@@ -206,3 +206,77 @@ def test_key_matching_in_any_spelling_and_position() -> None:
     plain = ["max_tokens", "input_tokens", "token_count", "tokenizer", "city", "gen_ai.usage.output_tokens"]
     assert [k for k in secret if not redactor.is_secret_key(k)] == []
     assert [k for k in plain if redactor.is_secret_key(k)] == []
+
+
+# ------------------------------------------------------------------ the fast checks never miss
+# keys in many spellings (secret-looking or not), and texts that hold them in every way the scrub
+# looks into text: JSON (also inside JSON strings and encoded twice), Python reprs, key=value
+_KEYS = (
+    "api_key", "API-KEY", "apiKey", "a_p_i_key", "x.Api-Key", "Authorization", "db_password", "passwd",
+    "client-secret", "PRIVATE_KEY", "sessionToken", "max_tokens", "tokenizer", "city", "note", "step",
+    "api\u2011key", "K\u0130LO", "\u212aey",
+)  # fmt: skip
+_VALUES = ("Paris", "sk-1", "", "a: b", "x=y", "Bearer abc", 42, None, 1.5, True)
+
+
+def _texts() -> Any:
+    from hypothesis import strategies as st
+
+    key, value = st.sampled_from(_KEYS), st.sampled_from(_VALUES)
+    flat = st.dictionaries(key, value, max_size=3)
+    return st.one_of(
+        st.text(max_size=40),
+        flat.map(json.dumps),
+        flat.map(lambda d: json.dumps(json.dumps(d))),
+        flat.map(lambda d: json.dumps({"outer": json.dumps(d)}, ensure_ascii=True)),
+        flat.map(repr),
+        st.tuples(key, value).map(lambda kv: f"GET /x?{kv[0]}={kv[1]}&page=2"),
+        st.tuples(key, value).map(lambda kv: f"{kv[0]}: {kv[1]}"),
+        st.tuples(key, st.text(max_size=8)).map(lambda kv: json.dumps({kv[0]: kv[1]})[:-3]),  # cut off
+        key.map(lambda k: f'{{"\\u{ord(k[0]):04x}{k[1:]}": "sk-1"}}'),  # a key spelled with an escape
+    )
+
+
+def _values() -> Any:
+    from hypothesis import strategies as st
+
+    leaves = st.one_of(_texts(), st.sampled_from(_VALUES))
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+
+
+def test_the_fast_checks_never_pass_over_what_the_scrub_would_change() -> None:
+    """``has_secret`` (run on every Log) and the text check may say yes too often, never no where
+    a scrub that looks into every text would change something; and a remembered verdict is the
+    one a fresh look gives (the second redactor sees every text for the first time)."""
+    from hypothesis import given, settings
+
+    from otel_tool_exporter._internal.build.redaction import Redactor
+    from otel_tool_exporter.settings import Settings
+
+    class Thorough(Redactor):
+        def _may_name_secret(self, text: str) -> bool:
+            return True  # no shortcut: every text is decoded or searched for key-value pairs
+
+    keys = Settings().redact_keys
+    seen, fresh, thorough = Redactor(keys), Redactor(keys), Thorough(keys)
+
+    @settings(max_examples=500, deadline=None)
+    @given(_values())
+    def check(value: Any) -> None:
+        for _ in range(2):  # the second time from what was remembered
+            said = seen.has_secret(value)
+            assert said or thorough.scrub(value) == value
+            assert said == Redactor(keys).has_secret(value)
+        if isinstance(value, str):
+            assert seen._may_name_secret(value) or thorough.scrub_text(value) == value
+            assert seen._may_name_secret(value) == fresh._may_name_secret(value)
+
+    check()
+    assert seen.has_secret({"note": json.dumps({"Api-Key": "x"})})
+    assert seen.has_secret(["GET /x?api_key=1"]) and not seen.has_secret(["GET /x?page=1", {"a": "b: c"}])

@@ -30,6 +30,9 @@ _KEY_VALUE = re.compile(
 # ``key=value`` with a bare key (query strings, log lines)
 _BARE_KEY_VALUE = re.compile(r"(?<![\w.\-])(?P<key>[A-Za-z][\w.\-]{0,200})=(?P<value>[^\s&,;\"']+)")
 _MAX_TEXT_DEPTH = 4
+# verdicts of _may_name_secret remembered for texts up to this long, this many of them
+_MAX_REMEMBERED_TEXT = 256
+_MAX_REMEMBERED_TEXTS = 10_000
 
 
 class Redactor:
@@ -57,6 +60,7 @@ class Redactor:
         # the keys to look for in text: one that contains another is found through it
         self._probes = tuple(k for k in sorted(self._keys) if not any(o != k and o in k for o in self._keys))
         self._cache: dict[str, bool] = {}
+        self._texts: dict[str, bool] = {}
 
     def is_secret_key(self, key: str) -> bool:
         hit = self._cache.get(key)
@@ -76,6 +80,7 @@ class Redactor:
         Logs hold no secret-looking key, and this runs on every one). Text is looked into only
         when a configured key occurs in it at all."""
         cache = self._cache
+        may_name = self._may_name_secret
         stack = [value]
         while stack:
             item = stack.pop()
@@ -84,29 +89,41 @@ class Redactor:
                     hit = cache.get(k) if type(k) is str else None
                     if hit or (hit is None and self.is_secret_key(str(k))):
                         return True
-                    if isinstance(v, (dict, list)):
+                    kind = type(v)
+                    if kind is str:
+                        # the cheap half of _may_name_secret first: most values are short words
+                        if (":" in v or "=" in v) and may_name(v):
+                            return True
+                    elif kind is dict or kind is list or isinstance(v, (dict, list)):
                         stack.append(v)
-                    elif type(v) is str and self._may_name_secret(v):
-                        return True
             elif isinstance(item, list):
                 for v in item:
-                    if isinstance(v, (dict, list)):
+                    kind = type(v)
+                    if kind is str:
+                        if (":" in v or "=" in v) and may_name(v):
+                            return True
+                    elif kind is dict or kind is list or isinstance(v, (dict, list)):
                         stack.append(v)
-                    elif type(v) is str and self._may_name_secret(v):
-                        return True
-            elif type(item) is str and self._may_name_secret(item):
+            elif type(item) is str and may_name(item):
                 return True
         return False
 
     def _may_name_secret(self, text: str) -> bool:
         """False when ``text`` cannot hold a secret-looking key: it has no ``:``/``=`` (no key
         and value) or no configured key occurs in it in any spelling. JSON escapes could spell a
-        key in other letters: such texts are always looked into."""
+        key in other letters: such texts are always looked into. Short texts recur from Log to
+        Log (service and scope names, resource values): their verdict is remembered."""
         if len(text) < 4 or (":" not in text and "=" not in text):
             return False
-        if "\\u" in text:
-            return True
-        return any(map(_fold(text).__contains__, self._probes))
+        short = len(text) <= _MAX_REMEMBERED_TEXT
+        if short:
+            hit = self._texts.get(text)
+            if hit is not None:
+                return hit
+        hit = "\\u" in text or any(map(_fold(text).__contains__, self._probes))
+        if short and len(self._texts) < _MAX_REMEMBERED_TEXTS:
+            self._texts[text] = hit
+        return hit
 
     def scrub(self, value: Any, _depth: int = 0) -> Any:
         if isinstance(value, dict):
@@ -151,7 +168,9 @@ class Redactor:
         for name in ("output", "stdout", "error"):
             text = getattr(request, name)
             if text:
-                setattr(request, name, self.scrub_text(text))
+                scrubbed = self.scrub_text(text)
+                if scrubbed is not text:  # the model's __setattr__ is not free: only on a change
+                    setattr(request, name, scrubbed)
 
 
 class RedactHookError(Exception):
