@@ -129,13 +129,16 @@ def _tool_name(call: ToolCall, span: SpanRecord) -> str:
     return "unnamed_tool"
 
 
+_ARGS_KWARGS = frozenset(("args", "kwargs"))
+
+
 def _inputs(arguments: Any) -> dict[str, Any] | None:
     if arguments is MISSING:
         return None
     value = json_safe(decode_json(arguments))
     if isinstance(value, dict):
         args, kwargs = value.get("args"), value.get("kwargs")
-        if set(value) <= {"args", "kwargs"} and isinstance(kwargs, dict) and isinstance(args, (list, type(None))):
+        if value.keys() <= _ARGS_KWARGS and isinstance(kwargs, dict) and isinstance(args, (list, type(None))):
             merged = dict(kwargs)
             if args:
                 merged["args"] = args
@@ -380,7 +383,12 @@ def map_tool_span(
         "source": json_safe(span.scope_name) if span.scope_name else "opentelemetry",
     }
     inputs = _inputs(call.arguments)
-    if inputs is not None and set(inputs) == {"input"} and not isinstance(decode_json(call.arguments), dict):
+    if (
+        inputs is not None
+        and len(inputs) == 1
+        and "input" in inputs
+        and not isinstance(decode_json(call.arguments), dict)
+    ):
         # a bare value (LangChain records "Paris" for get_weather(city="Paris")): name it after
         # the tool's only parameter when the schema says there is exactly one
         schema = call.schema if call.schema is not None else (schema_hint.parameters if schema_hint else None)

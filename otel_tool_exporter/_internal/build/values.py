@@ -177,8 +177,9 @@ def dumps_compact(value: Any) -> str:
     except (ValueError, TypeError, RecursionError):
         pass
     else:
-        if b"NaN" not in data and b"Infinity" not in data:
-            return data.decode()
+        text = data.decode()
+        if "NaN" not in text and "Infinity" not in text:  # searched as str: faster than as bytes
+            return text
     return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
 
 

@@ -117,6 +117,8 @@ def result_object(value: Any) -> tuple[Any, str | None, bool]:
     """
     if type(value) is not dict and not isinstance(value, Mapping):
         return value, None, False  # text, a number, a list: no result object
+    if "type" not in value and "output" not in value and "raw_output" not in value:
+        return value, None, False  # every shape below has one of these keys: a plain return value
     if "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
         raw = decode_json(value["raw_output"])
         error = None
