@@ -30,6 +30,7 @@ _KEY_VALUE = re.compile(
 # ``key=value`` with a bare key (query strings, log lines)
 _BARE_KEY_VALUE = re.compile(r"(?<![\w.\-])(?P<key>[A-Za-z][\w.\-]{0,200})=(?P<value>[^\s&,;\"']+)")
 _MAX_TEXT_DEPTH = 4
+_MAX_REMEMBERED_KEYS = 10_000
 # verdicts of _may_name_secret remembered for texts up to this long, this many of them
 _MAX_REMEMBERED_TEXT = 256
 _MAX_REMEMBERED_TEXTS = 10_000
@@ -61,6 +62,7 @@ class Redactor:
         self._probes = tuple(k for k in sorted(self._keys) if not any(o != k and o in k for o in self._keys))
         self._cache: dict[str, bool] = {}
         self._texts: dict[str, bool] = {}
+        self._plain: set[str] = set()  # keys judged not secret-looking (those of _cache)
 
     def is_secret_key(self, key: str) -> bool:
         hit = self._cache.get(key)
@@ -71,41 +73,41 @@ class Redactor:
                 or segment.endswith(self._suffixes)
                 or any(word in segment for word in self._words)
             )
-            if len(self._cache) < 10_000:
+            if len(self._cache) < _MAX_REMEMBERED_KEYS:
                 self._cache[key] = hit
+                if not hit:
+                    self._plain.add(key)
         return hit
 
     def has_secret(self, value: Any) -> bool:
         """Whether ``scrub`` may change anything: the same walk, without building a copy (most
         Logs hold no secret-looking key, and this runs on every one). Text is looked into only
         when a configured key occurs in it at all."""
-        cache = self._cache
+        plain = self._plain
         may_name = self._may_name_secret
         stack = [value]
         while stack:
             item = stack.pop()
             if isinstance(item, dict):
-                for k, v in item.items():
-                    hit = cache.get(k) if type(k) is str else None
-                    if hit or (hit is None and self.is_secret_key(str(k))):
-                        return True
-                    kind = type(v)
-                    if kind is str:
-                        # the cheap half of _may_name_secret first: most values are short words
-                        if (":" in v or "=" in v) and may_name(v):
+                if not plain.issuperset(item):  # one test in C when every key was judged before
+                    for k in item:
+                        if self.is_secret_key(str(k)):
                             return True
-                    elif kind is dict or kind is list or isinstance(v, (dict, list)):
-                        stack.append(v)
+                values: Iterable[Any] = item.values()
             elif isinstance(item, list):
-                for v in item:
-                    kind = type(v)
-                    if kind is str:
-                        if (":" in v or "=" in v) and may_name(v):
-                            return True
-                    elif kind is dict or kind is list or isinstance(v, (dict, list)):
-                        stack.append(v)
-            elif type(item) is str and may_name(item):
-                return True
+                values = item
+            else:
+                if type(item) is str and may_name(item):
+                    return True
+                continue
+            for v in values:
+                kind = type(v)
+                if kind is str:
+                    # the cheap half of _may_name_secret first: most values are short words
+                    if (":" in v or "=" in v) and may_name(v):
+                        return True
+                elif kind is dict or kind is list or isinstance(v, (dict, list)):
+                    stack.append(v)
         return False
 
     def _may_name_secret(self, text: str) -> bool:
