@@ -451,7 +451,10 @@ def map_tool_span(
         }
     fields["metadata"] = {
         "otel": otel,
-        "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
+        # every key read into the Log (the usual case) is found out by one set test in C
+        "attributes": {}
+        if consumed.issuperset(attrs)
+        else {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
     }
     request = _construct(fields)
     return MappedLog(
