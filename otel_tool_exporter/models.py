@@ -92,7 +92,7 @@ class ToolLogRequest(_UtcTimes):
 
     def to_json_bytes(self) -> bytes:
         """The wire body: unset and ``None`` fields omitted (values inside dicts are kept)."""
-        return self.model_dump_json(exclude_none=True).encode()
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)  # bytes, not str then bytes
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -6,6 +6,7 @@ Every trick here was kept because a benchmark in ``benchmarks/`` showed it pays
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from types import MappingProxyType
 from typing import Any
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from otel_tool_exporter._internal.build.builder import Builder
 from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.burst import BurstPolicy
+from otel_tool_exporter._internal.delivery.transports._deadline import Deadlines
 from otel_tool_exporter._internal.ordering.ancestry import AncestryStore, Facts, Node
 from otel_tool_exporter._internal.ordering.states import State
 from otel_tool_exporter._internal.spans import SpanRecord
@@ -109,3 +111,45 @@ def test_what_ends_a_hold(waiting: int, urgent: bool, arrivals: int, held_after_
         assert policy.should_hold(waiting=waiting, urgent=urgent) is held_after_one_step
     else:
         assert not held_after_one_step
+
+
+# ------------------------------------------------------------------ one timer for every deadline
+def test_deadlines_time_out_each_request_at_its_own_deadline_with_one_timer() -> None:
+    """Requests started at different times each get the whole timeout; the late ones still
+    answer in time; one timer does for all of them; a cancellation from outside stays one."""
+
+    async def scenario() -> None:
+        deadlines = Deadlines(0.2)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def request(delay: float, answer: str) -> tuple[str, float]:
+            try:
+                await deadlines.run(asyncio.sleep(delay))
+            except TimeoutError:
+                return "timeout", loop.time() - started
+            return answer, loop.time() - started
+
+        slow = asyncio.ensure_future(request(5.0, "never"))
+        await asyncio.sleep(0.1)
+        later_slow = asyncio.ensure_future(request(5.0, "never"))
+        quick = [asyncio.ensure_future(request(0.05, f"ok{i}")) for i in range(50)]
+        await asyncio.sleep(0)  # every request under way
+        assert len(deadlines) == 52
+        scheduled = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        assert sum(1 for h in scheduled if getattr(h, "_callback", None) == deadlines._expire) == 1
+        outcome, at = await slow
+        assert outcome == "timeout" and 0.19 <= at < 0.29
+        assert [r[0] for r in await asyncio.gather(*quick)] == [f"ok{i}" for i in range(50)]
+        outcome, at = await later_slow
+        assert outcome == "timeout" and 0.29 <= at < 0.39  # its own deadline, not the first one's
+        assert len(deadlines) == 0
+
+        outside = asyncio.ensure_future(deadlines.run(asyncio.sleep(5.0)))
+        await asyncio.sleep(0.01)
+        outside.cancel()  # shutdown, say: not a timeout
+        with pytest.raises(asyncio.CancelledError):
+            await outside
+        assert len(deadlines) == 0
+
+    asyncio.run(scenario())

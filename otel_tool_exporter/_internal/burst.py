@@ -25,7 +25,8 @@ class BurstPolicy:
     _left: float = field(default=0.0, repr=False)
 
     def begin(self) -> None:
-        """A busy period starts (the delivery thread was idle)."""
+        """A busy period may start: the delivery thread has caught up (it lingers or sleeps), so
+        the next spans get a whole ``max_hold`` again — also right after a flush ended a hold."""
         self._left = self.max_hold
 
     def should_hold(self, waiting: int, urgent: bool) -> bool:

@@ -162,6 +162,7 @@ class DeliveryLoop:
             if dispatch.outcomes:
                 continue
             if not lingered:
+                burst.begin()  # caught up: spans that come next are a new busy period, held if a burst
                 lingered = await self._linger(wakeup)
                 continue
             lingered = False

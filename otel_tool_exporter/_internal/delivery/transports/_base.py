@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import sys
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from otel_tool_exporter._internal.body import DEFLATE, GZIP, BodyTooLarge, BoundedInflater, MalformedBody
+from otel_tool_exporter._internal.delivery.transports._deadline import Deadlines
 from otel_tool_exporter._internal.delivery.transports._env import RouteCache
 from otel_tool_exporter._internal.delivery.transports._env import ssl_context as default_ssl_context
 from otel_tool_exporter._internal.delivery.transports._exceptions import RequestTimeoutError, map_exception
@@ -48,8 +48,6 @@ ACCEPT_ENCODING = "gzip, deflate"  # the encodings we inflate ourselves, under t
 _WBITS = {"gzip": GZIP, "x-gzip": GZIP, "deflate": DEFLATE}
 _NOT_SECRET = frozenset({"content-type", "accept", "accept-encoding", "user-agent", "content-length"})
 _MIN_SCRUBBED = 4  # shorter header values are not secrets, and replacing them would garble text
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True, frozen=True)
@@ -103,26 +101,14 @@ def _scrub(text: bytes, headers: Mapping[str, str]) -> bytes:
     return text
 
 
-if sys.version_info >= (3, 11):
-
-    async def _within(awaitable: Awaitable[T], timeout: float) -> T:
-        async with asyncio.timeout(timeout):  # no extra task per request, unlike wait_for
-            return await awaitable
-
-else:
-
-    def _within(awaitable: Awaitable[T], timeout: float) -> Awaitable[T]:
-        return asyncio.wait_for(awaitable, timeout)
-
-
-async def _exchange_within(exchange: Awaitable[TransportResponse], timeout: float) -> TransportResponse:
-    """``exchange`` finished within ``timeout`` (the whole of it), its failures as our errors."""
+async def _exchange_within(exchange: Awaitable[TransportResponse], deadlines: Deadlines) -> TransportResponse:
+    """``exchange`` finished within the deadline (the whole of it), its failures as our errors."""
     try:
-        return await _within(exchange, timeout)
+        return await deadlines.run(exchange)
     except asyncio.CancelledError:
         raise
     except (asyncio.TimeoutError, TimeoutError):
-        raise RequestTimeoutError(f"no complete answer within {timeout:g} s") from None
+        raise RequestTimeoutError(f"no complete answer within {deadlines.timeout:g} s") from None
     except Exception as exc:
         raise map_exception(exc) from exc
 
@@ -173,6 +159,7 @@ class RuleLayer:
         trust_env: bool = True,
     ) -> None:
         self.timeout = timeout
+        self._deadlines = Deadlines(timeout)
         self.connect_timeout = connect_timeout
         self.pool_size = pool_size
         self.max_response_bytes = max_response_bytes
@@ -203,7 +190,7 @@ class RuleLayer:
         if route.netrc_authorization is not None and not any(k.lower() == "authorization" for k in headers):
             headers = {**headers, "Authorization": route.netrc_authorization}
         response = await _exchange_within(
-            self._exchange(url, params, headers, content, route.proxy, method), self.timeout
+            self._exchange(url, params, headers, content, route.proxy, method), self._deadlines
         )
         if response.status >= 300 and response.body:
             response = TransportResponse(
@@ -236,6 +223,7 @@ class GuardedTransport:
     ) -> None:
         self.inner = inner
         self.timeout = timeout
+        self._deadlines = Deadlines(timeout)
         self.max_response_bytes = max_response_bytes
 
     def __repr__(self) -> str:
@@ -245,7 +233,7 @@ class GuardedTransport:
         self, url: str, *, params: Mapping[str, str], headers: Mapping[str, str], content: bytes
     ) -> TransportResponse:
         response = await _exchange_within(
-            self.inner.post(url, params=params, headers=headers, content=content), self.timeout
+            self.inner.post(url, params=params, headers=headers, content=content), self._deadlines
         )
         problem = getattr(response, "problem", None)
         body = response.body
