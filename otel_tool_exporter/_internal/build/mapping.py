@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from otel_tool_exporter._internal.build.conventions import ToolCall, ToolSchemaHint
 from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact, json_safe
 from otel_tool_exporter._internal.spans import LinkRecord, SpanRecord, format_span_id, format_trace_id
+from otel_tool_exporter._internal.spans.sdk import is_shared_resource
 from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
 
 if TYPE_CHECKING:
@@ -351,6 +352,32 @@ def _log_fields(
     )
 
 
+_RESOURCES: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+_MAX_RESOURCES = 64
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _resource_metadata(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource attributes but ``service.name`` (a field of its own), JSON-safe. Worked out
+    once for the shared view of an SDK resource; every Log gets a copy of its own (a redact hook
+    may change a Log's metadata in place), so only flat ones are kept."""
+    known = _RESOURCES.get(id(resource))
+    if known is not None and known[0] is resource:
+        return dict(known[1])
+    # what json_safe(dict) does to a mapping, without first copying it to leave one key out
+    safe = {
+        k if type(k) is str and k.isascii() else json_safe(str(k)): json_safe(v, 1)
+        for k, v in resource.items()
+        if k != "service.name"
+    }
+    if is_shared_resource(resource) and all(type(v) in _SCALARS for v in safe.values()):
+        if len(_RESOURCES) >= _MAX_RESOURCES:
+            _RESOURCES.clear()
+        _RESOURCES[id(resource)] = (resource, safe)
+        return dict(safe)
+    return safe
+
+
 def map_tool_span(
     span: SpanRecord,
     call: ToolCall,
@@ -441,14 +468,9 @@ def map_tool_span(
         otel["error_stacktrace"] = json_safe(stacktrace)
     if span.links:
         otel["links"] = [_link(link) for link in span.links]
-    resource = span.resource_attributes
-    if resource and (len(resource) > 1 or "service.name" not in resource):
-        # what json_safe(dict) does to a mapping, without first copying it to leave one key out
-        otel["resource"] = {
-            k if type(k) is str and k.isascii() else json_safe(str(k)): json_safe(v, 1)
-            for k, v in resource.items()
-            if k != "service.name"
-        }
+    resource = _resource_metadata(span.resource_attributes)
+    if resource:
+        otel["resource"] = resource
     fields["metadata"] = {
         "otel": otel,
         # every key read into the Log (the usual case) is found out by one set test in C
