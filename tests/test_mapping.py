@@ -608,3 +608,24 @@ def test_the_resource_is_read_once_per_provider_and_every_log_gets_its_own_copy(
     assert mapped(make_span(resource=resource)).request.metadata["otel"]["resource"] == {"host.name": "h1"}
     resource["host.name"] = "h2"
     assert mapped(make_span(resource=resource)).request.metadata["otel"]["resource"] == {"host.name": "h2"}
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        '{"a": NaN, "b": Infinity, "c": -Infinity}',
+        '{"Name": "Ivy", "v": [1.5, NaN]}',  # the letters N and I also in ordinary text
+        '{"Name": "NaN", "Infinity": "I"}',  # the words as text: kept as written
+        '[Infinity, {"NY": "Ithaca"}]',
+    ],
+)
+def test_an_output_with_non_finite_numbers_is_still_strict_json(result: str) -> None:
+    """JSON has no NaN or Infinity: such numbers in a result become text, and the output stays
+    JSON any parser reads."""
+    from otel_tool_exporter._internal.build.values import json_safe
+
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"{constant} is not JSON")
+
+    output = body(make_span(genai_attrs(**{"gen_ai.tool.call.result": result})))["output"]
+    assert json.loads(output, parse_constant=refuse) == json_safe(json.loads(result))  # nan, inf as text

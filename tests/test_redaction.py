@@ -280,3 +280,26 @@ def test_the_fast_checks_never_pass_over_what_the_scrub_would_change() -> None:
     check()
     assert seen.has_secret({"note": json.dumps({"Api-Key": "x"})})
     assert seen.has_secret(["GET /x?api_key=1"]) and not seen.has_secret(["GET /x?page=1", {"a": "b: c"}])
+
+
+def test_the_gated_probe_search_finds_what_a_search_for_every_probe_finds() -> None:
+    """Probes are looked for only where their rarest letter occurs: the answer is the one a plain
+    search for each probe gives, for the default keys and for keys with digits, dots and
+    letters outside English."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from otel_tool_exporter._internal.build.redaction import Redactor, _contains_any, _gated
+    from otel_tool_exporter.settings import Settings
+
+    probe_sets = [Redactor(keys)._probes for keys in (Settings().redact_keys, ["x9", "db.pw", "clé", "ßtoken", "zz"])]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(probe_sets), st.data())
+    def check(probes: tuple[str, ...], data: Any) -> None:
+        piece = st.one_of(st.sampled_from(probes), st.text(alphabet="aceikoprstwxz9.é", max_size=6))
+        text = "".join(data.draw(st.lists(piece, max_size=5)))
+        for candidate in (text, text[1:], text[:-1]):
+            assert _contains_any(candidate, _gated(probes)) == any(p in candidate for p in probes)
+
+    check()

@@ -36,6 +36,31 @@ _MAX_REMEMBERED_TEXT = 256
 _MAX_REMEMBERED_TEXTS = 10_000
 
 
+# letters from the most to the least frequent in English words (keys are mostly such words)
+_LETTER_ORDER = "etaoinsrhldcumfpgwybvkxjqz"
+
+
+def _gated(probes: Iterable[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``probes`` grouped by their rarest letter (any other character counts as rarer still)."""
+    groups: dict[str, list[str]] = {}
+    for probe in probes:
+        gate = max(probe, key=lambda c: _LETTER_ORDER.find(c) if c in _LETTER_ORDER else len(_LETTER_ORDER))
+        groups.setdefault(gate, []).append(probe)
+    return tuple((gate, tuple(group)) for gate, group in groups.items())
+
+
+def _contains_any(text: str, gated: tuple[tuple[str, tuple[str, ...]], ...]) -> bool:
+    """Whether one of the probes occurs in ``text``. A one-character search runs as ``memchr``,
+    many times faster than a word search: a probe is searched for only where its rarest letter
+    occurs (most texts lack several of the rare ones)."""
+    for gate, probes in gated:
+        if gate in text:
+            for probe in probes:
+                if probe in text:
+                    return True
+    return False
+
+
 class Redactor:
     """Replaces values whose key looks like a secret, wherever a value can land in a Log.
 
@@ -60,6 +85,7 @@ class Redactor:
         self._words = tuple(k for k in self._keys if len(k) >= 6 and not k.endswith("token"))
         # the keys to look for in text: one that contains another is found through it
         self._probes = tuple(k for k in sorted(self._keys) if not any(o != k and o in k for o in self._keys))
+        self._gated = _gated(self._probes)
         self._cache: dict[str, bool] = {}
         self._texts: dict[str, bool] = {}
         self._plain: set[str] = set()  # keys judged not secret-looking (those of _cache)
@@ -122,7 +148,7 @@ class Redactor:
             hit = self._texts.get(text)
             if hit is not None:
                 return hit
-        hit = "\\u" in text or any(map(_fold(text).__contains__, self._probes))
+        hit = "\\u" in text or _contains_any(_fold(text), self._gated)
         if short and len(self._texts) < _MAX_REMEMBERED_TEXTS:
             self._texts[text] = hit
         return hit
