@@ -104,6 +104,8 @@ def decode_json(value: Any, *, max_depth: int = 3) -> Any:
     record), which is read as the data it spells (:func:`python_literal`). Only strings that look
     like JSON documents are tried, so plain text never pays for a parse.
     """
+    if not isinstance(value, str):
+        return value  # the usual call on an already decoded value: no loop
     for _ in range(max_depth):
         if not isinstance(value, str):
             return value
