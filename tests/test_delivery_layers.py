@@ -25,6 +25,7 @@ from otel_tool_exporter._internal.delivery.concurrency import ConcurrencyLayer
 from otel_tool_exporter._internal.delivery.limiter import AdaptiveLimiter
 from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outcome, Outgoing, Retry
 from otel_tool_exporter._internal.delivery.push import HttpPush
+from otel_tool_exporter._internal.delivery.report import FailureReport
 from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
 from otel_tool_exporter._internal.delivery.shrink import ShrinkOn413
 from otel_tool_exporter._internal.delivery.transports import ConnectError, HttpxTransport, RequestTimeoutError
@@ -443,3 +444,48 @@ def test_a_waiting_attempt_holds_no_slot_while_it_backs_off() -> None:
     layer = RetryLayer(ConcurrencyLayer(Once(), limiter), RetryPolicy(), sleep=sleep)
     assert asyncio.run(layer.send(Outgoing(1, 2, b"{}", "t"))) == Logged("l")
     assert seen == [1, 0, 1]
+
+
+# ------------------------------------------------------------------ the failure report
+def _said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    lines = [r.getMessage() for r in caplog.records if "not created" in r.getMessage()]
+    caplog.clear()
+    return lines
+
+
+def test_a_failure_waits_for_the_requests_still_out_then_is_said_once_with_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Five Logs refused alike, their answers a few ms apart: one line for five, not 1 + 4."""
+    caplog.set_level(logging.WARNING, logger="otel_tool_exporter")
+    report = FailureReport(repeat_after=60.0, busy_grace=2.0)
+    report.record("HTTP 409: conflict", "a")
+    report.say(0.0, busy=True)  # four more still out
+    assert _said(caplog) == []
+    for tool in "bcde":
+        report.record("HTTP 409: conflict", tool)
+    report.say(0.01, busy=False)
+    assert _said(caplog) == ["otel_tool_exporter: 5 Logs not created (HTTP 409: conflict); tools: a, b, c, d, e"]
+    report.record("HTTP 409: conflict", "f")
+    report.say(0.02)
+    assert _said(caplog) == [], "the same problem again within a minute waits"
+    report.say(0.03, final=True)
+    assert _said(caplog) == ["otel_tool_exporter: 1 Log not created (HTTP 409: conflict); tool: f"]
+
+
+def test_a_failure_under_steady_load_is_said_after_the_grace() -> None:
+    report = FailureReport(repeat_after=60.0, busy_grace=2.0)
+    report.record("HTTP 401: bad key", "a")
+    said: list[str] = []
+    logger = logging.getLogger("otel_tool_exporter")
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        for now in (0.0, 0.5, 1.5):
+            report.say(now, busy=True)
+        assert said == []
+        report.say(2.0, busy=True)  # requests never stop: said anyway, two seconds on
+        assert said == ["otel_tool_exporter: 1 Log not created (HTTP 401: bad key); tool: a"]
+    finally:
+        logger.removeHandler(handler)

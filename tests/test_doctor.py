@@ -25,6 +25,8 @@ from otel_tool_exporter._internal.build.conventions import ConventionRegistry
 from otel_tool_exporter.cli import main
 from otel_tool_exporter.stub import StubServer
 
+from .echo_server import HeaderEchoServer
+
 ENV = (
     "HUMANLOOP_API_KEY",
     "HUMANLOOP_BASE_URL",
@@ -406,3 +408,13 @@ def test_unknown_host_is_one_line_naming_it(capsys: Any, monkeypatch: Any) -> No
     assert code == 1
     (problem,) = _problems(out)
     assert problem.startswith("https://nosuch.invalid/v5 does not answer: host 'nosuch.invalid' not found (DNS")
+
+
+def test_a_server_quoting_the_key_back_never_puts_it_on_the_screen(capsys: Any) -> None:
+    """The server's detail is shown; the key it quoted is not."""
+    with HeaderEchoServer(401) as server:
+        code, out = doctor(
+            capsys, "--base-url", f"http://127.0.0.1:{server.port}/v5", "--set", "api_key=sk-echoed-secret-1234"
+        )
+    assert code == 1 and "API key rejected: HTTP 401: refused; headers were: " in out
+    assert "sk-echoed-secret-1234" not in out and "x-api-key: ***" in out.lower()

@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from otel_tool_exporter._internal.build.builder import Builder
 from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.burst import BurstPolicy
+from otel_tool_exporter._internal.delivery.transports import AiohttpTransport
+from otel_tool_exporter._internal.delivery.transports._base import ACCEPT_ENCODING
 from otel_tool_exporter._internal.delivery.transports._deadline import Deadlines
 from otel_tool_exporter._internal.ordering.ancestry import AncestryStore, Facts, Node
 from otel_tool_exporter._internal.ordering.states import State
@@ -153,3 +155,15 @@ def test_deadlines_time_out_each_request_at_its_own_deadline_with_one_timer() ->
         assert len(deadlines) == 0
 
     asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ aiohttp's headers, made once
+def test_wire_headers_are_made_once_per_headers_given_and_follow_a_change() -> None:
+    transport = AiohttpTransport()
+    given = {"X-API-KEY": "k1", "Content-Type": "application/json"}
+    first = transport._wire_headers(given)
+    assert dict(first) == {**given, "Accept-Encoding": ACCEPT_ENCODING}
+    assert transport._wire_headers(given) is first  # the same headers: the same wire form
+    changed = {**given, "X-API-KEY": "k2"}  # e.g. an Authorization from ~/.netrc added per request
+    assert transport._wire_headers(changed)["x-api-key"] == "k2"
+    assert dict(transport._wire_headers(given)) == dict(first)

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -23,6 +24,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_tool_exporter._internal.body import GZIP, BodyTooLarge, BoundedInflater, MalformedBody
+from otel_tool_exporter._internal.build.builder import Builder
+from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.spans.otlp import (
     DecodeError,
@@ -31,6 +34,8 @@ from otel_tool_exporter._internal.spans.otlp import (
     decode_protobuf,
     encode_response,
 )
+from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd
+from otel_tool_exporter.settings import Settings
 
 from .test_sidecar import record_demo_spans
 
@@ -313,3 +318,40 @@ def test_fuzz_inflater_never_exceeds_its_cap(payload: bytes, cut: int, cap: int)
             continue
         assert len(out) <= cap
         assert out == zlib.decompress(body, GZIP)[:cap] or len(payload) > cap
+
+
+def test_spans_that_cannot_matter_are_read_as_ids_only_and_nothing_else_changes() -> None:
+    """With the builder's judgement, an ordinary span becomes its ids (and explicit parent); a
+    tool span, or one that teaches tool definitions, is read whole — exactly as without it."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("invoke_agent", attributes={EXPLICIT_PARENT_KEY: "fl_42"}):
+        with tracer.start_as_current_span("GET /items", attributes={"http.request.method": "GET"}):
+            with tracer.start_as_current_span(
+                "execute_tool get_weather",
+                attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+            ):
+                pass
+    provider.shutdown()
+    body = encode_spans(memory.get_finished_spans()).SerializeToString()
+    builder = Builder(Settings(api_key="k", base_url="http://127.0.0.1:1/v5"))
+
+    whole = decode_protobuf(body).spans
+    light = decode_protobuf(body, builder.may_matter, EXPLICIT_PARENT_KEY).spans
+    assert [type(span) for span in light] == [SpanRecord, OrdinaryEnd, OrdinaryEnd]  # end order
+    assert light[0] == whole[0]
+    for record, ids in zip(whole[1:], light[1:], strict=True):
+        assert isinstance(record, SpanRecord) and isinstance(ids, OrdinaryEnd)
+        assert (ids.trace_id, ids.span_id, ids.parent_span_id) == (
+            record.trace_id,
+            record.span_id,
+            record.parent_span_id,
+        )
+    assert [getattr(span, "explicit_parent", None) for span in light[1:]] == [None, "fl_42"]
+
+    broken = ExportTraceServiceRequest.FromString(body)
+    broken.resource_spans[0].scope_spans[0].spans[1].span_id = b"\0" * 8
+    bad = broken.SerializeToString()
+    assert decode_protobuf(bad, builder.may_matter, EXPLICIT_PARENT_KEY).rejected == decode_protobuf(bad).rejected

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -387,3 +388,28 @@ def test_serve_grpc_without_the_grpc_extra_says_how_to_install_it(
     monkeypatch.setattr(builtins, "__import__", no_grpc)
     assert args.func(args) == 2
     assert "pip install 'grpcio>=1.63'" in capsys.readouterr().err  # on PyPI: works however we were installed
+
+
+def test_idle_connections_are_closed_after_the_head_deadline_and_capped(stub: StubServer) -> None:
+    """Slowloris on the gRPC port: connections that never say a word are closed after
+    ``head_timeout``; past ``max_connections`` more are refused at once; a real client then gets through."""
+    config = SidecarConfig(head_timeout=0.5, max_connections=8)
+    with running_grpc(stub, config) as (server, exporter):
+        host, port = server.target.rsplit(":", 1)
+        idle = [socket.create_connection((host, int(port)), timeout=5) for _ in range(12)]
+        started = time.monotonic()
+        received = []
+        try:
+            for sock in idle:
+                data = b""
+                while chunk := sock.recv(1024):  # until the server closes it
+                    data += chunk
+                received.append(len(data))
+        finally:
+            for sock in idle:
+                sock.close()
+        assert time.monotonic() - started < 2.5, "idle connections are closed after head_timeout"
+        assert sum(1 for n in received if n == 0) >= 4, f"past max_connections, refused: {received}"
+        assert otlp(server).export(record_demo_spans()).name == "SUCCESS"
+        assert exporter.force_flush(10_000)
+    assert logs_by_path(stub)

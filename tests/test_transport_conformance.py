@@ -29,12 +29,12 @@ from aiohttp import web
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_tool_exporter import ConfigurationError, Settings, ToolLogExporter, ToolSpanProcessor
-from otel_tool_exporter._internal.background import BackgroundServer, serve_app
 from otel_tool_exporter._internal.delivery.outcomes import Failed, Logged, Outcome, Outgoing
 from otel_tool_exporter._internal.delivery.push import HttpPush
 from otel_tool_exporter._internal.delivery.retry import RetryLayer, RetryPolicy
 from otel_tool_exporter._internal.delivery.transports import TRANSPORTS
 from otel_tool_exporter.extend import ConnectError, RequestTimeoutError, Transport, TransportResponse
+from tests.echo_server import HeaderEchoServer
 from tests.spans_util import tool
 
 KEY = "sk-conformance-SECRET-0123456789"
@@ -607,25 +607,8 @@ def test_a_dropped_kept_alive_connection_is_retried_without_a_duplicate(kind: st
 
 
 # ---------------------------------------------------------------------------- no key in logs
-class _EchoServer(BackgroundServer):
-    """Answers 400 quoting every request header back, as a careless server might."""
-
-    async def _open(self) -> None:
-        async def echo(request: web.Request) -> web.Response:
-            await request.read()
-            quoted = "\r\n".join(f"{k}: {v}" for k, v in request.headers.items())
-            return web.json_response({"detail": f"bad request; headers were:\r\n{quoted}"}, status=400)
-
-        app = web.Application()
-        app.router.add_post("/v5/tools/log", echo)
-        self._runner, self.port = await serve_app(app, "127.0.0.1", 0)
-
-    async def _close(self) -> None:
-        await self._runner.cleanup()
-
-
 def test_no_key_or_header_value_in_any_log_line(kind: str, caplog: pytest.LogCaptureFixture) -> None:
-    with _EchoServer() as server:
+    with HeaderEchoServer(400, separator="\r\n") as server:
         exporter = ToolLogExporter(
             base_url=f"http://127.0.0.1:{server.port}/v5",
             api_key=KEY,

@@ -166,7 +166,7 @@ class DeliveryLoop:
                 lingered = await self._linger(wakeup)
                 continue
             lingered = False
-            dispatch.failures.say(self._clock())  # delivery went quiet: one line per problem
+            dispatch.failures.say(self._clock(), busy=bool(dispatch.active))  # went quiet: a line per problem
             self._arm_timer()
             inbox.sleeping = True
             if inbox.ends or inbox.starts or self._accepted or dispatch.outcomes:  # re-check after publishing it
@@ -253,7 +253,7 @@ class DeliveryLoop:
                 if kind is SpanRecord:
                     batch.append((item, journal_encode(item)))
                     continue
-                read = read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
+                read = item if kind is OrdinaryEnd else read_end(item, self.builder.may_matter, EXPLICIT_PARENT_KEY)
                 if read is None:
                     continue  # not sampled: not exported
                 if type(read) is OrdinaryEnd:

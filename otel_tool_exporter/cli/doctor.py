@@ -134,10 +134,15 @@ def _root_of(base_url: str) -> str:
 
 
 def _detail(response: httpx.Response) -> str:
+    """The server's ``detail``, short, with our own header values (the key) never shown: a server
+    that quotes the request back must not put the key on the screen."""
+    from otel_tool_exporter._internal.delivery.transports._base import scrub_header_values
+
+    content = scrub_header_values(response.content, response.request.headers)
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
-        return response.text[:200].strip() or "no detail"
+        return content[:200].decode("utf-8", "replace").strip() or "no detail"
     detail = body.get("detail", body) if isinstance(body, dict) else body
     text = detail if isinstance(detail, str) else json.dumps(detail)
     return text[:200]

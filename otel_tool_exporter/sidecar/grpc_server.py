@@ -51,12 +51,11 @@ from otel_tool_exporter._internal.spans.otlp import (
     PROTOBUF,
     DecodeError,
     DecodeResult,
-    decode_protobuf,
     encode_response,
 )
 from otel_tool_exporter.exporter import ToolLogExporter
 from otel_tool_exporter.sidecar.guard import acquire_within, check_exposure
-from otel_tool_exporter.sidecar.handoff import hand_in
+from otel_tool_exporter.sidecar.handoff import hand_in, span_reader
 from otel_tool_exporter.sidecar.server import SidecarConfig, bearer_matches
 
 __all__ = [
@@ -84,6 +83,7 @@ class GrpcReceiver:
 
     def __init__(self, exporter: ToolLogExporter, config: SidecarConfig | None = None) -> None:
         self.exporter = exporter
+        self.decode = span_reader(exporter)
         self.config = config or SidecarConfig()
         self.token = self.config.auth_token.encode() if self.config.auth_token else None
         self.slots = asyncio.Semaphore(self.config.max_concurrent)
@@ -171,7 +171,7 @@ class GrpcReceiver:
                 await self._fail(context, grpc.StatusCode.INVALID_ARGUMENT, "no ExportTraceServiceRequest message")
             try:
                 result: DecodeResult = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, decode_protobuf, body
+                    self.executor, self.decode, body, PROTOBUF
                 )
             except DecodeError as exc:
                 self._log_once("decode", "sidecar (gRPC): malformed OTLP request: %s", exc)
@@ -212,6 +212,9 @@ async def start_grpc_server(
 
     ``grpc.max_receive_message_length`` is the body cap: gRPC core checks it on the wire size and
     again after decompressing, and answers RESOURCE_EXHAUSTED before our handler sees a byte.
+    The HTTP receiver's connection rules hold here too, kept by gRPC core: at most
+    ``max_connections`` open connections (more are refused before the handshake), and a
+    connection that has not completed its HTTP/2 handshake within ``head_timeout`` is closed.
     Raises ``RuntimeError`` when the address cannot be bound.
     """
     receiver = GrpcReceiver(exporter, config)
@@ -222,6 +225,8 @@ async def start_grpc_server(
             ("grpc.max_receive_message_length", cap),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
             ("grpc.so_reuseport", 0),  # a second sidecar on the same port must fail, not share it
+            ("grpc.max_allowed_incoming_connections", receiver.config.max_connections),
+            ("grpc.server_handshake_timeout_ms", max(1, int(receiver.config.head_timeout * 1000))),
         ],
         maximum_concurrent_rpcs=MAX_PENDING_RPCS,
     )

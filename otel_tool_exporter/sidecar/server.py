@@ -28,7 +28,6 @@ from otel_tool_exporter._internal.spans.otlp import (
     PROTOBUF,
     DecodeError,
     DecodeResult,
-    decode_request,
     encode_response,
     encode_status,
 )
@@ -41,7 +40,7 @@ from otel_tool_exporter.sidecar.guard import (
     check_exposure,
     mark_served,
 )
-from otel_tool_exporter.sidecar.handoff import hand_in
+from otel_tool_exporter.sidecar.handoff import hand_in, span_reader
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "SidecarConfig", "SidecarServer", "create_app", "start_site"]
 
@@ -92,6 +91,7 @@ class SidecarConfig:
 class _State:
     def __init__(self, exporter: ToolLogExporter, config: SidecarConfig) -> None:
         self.exporter = exporter
+        self.decode = span_reader(exporter)
         self.config = config
         self.token = config.auth_token.encode() if config.auth_token else None
         self.slots = asyncio.Semaphore(config.max_concurrent)
@@ -221,7 +221,7 @@ async def _export(request: web.Request) -> web.Response:
             return _reply(state, 408, _DEADLINE_EXCEEDED, f"body not received within {config.body_timeout} s", fmt)
         try:
             result: DecodeResult = await asyncio.get_running_loop().run_in_executor(
-                state.executor, decode_request, body, fmt
+                state.executor, state.decode, body, fmt
             )
         except DecodeError as exc:
             state.log_once(f"decode:{fmt}", "sidecar: malformed OTLP %s request: %s", fmt, exc)

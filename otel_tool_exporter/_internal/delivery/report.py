@@ -3,7 +3,9 @@
 A bad key or a refused field fails every Log alike; a line per Log would flood the application's
 output and a line for the first only would hide the rest. So failures are gathered by message and
 said when delivery goes quiet: ``4 Logs not created (HTTP 401: Invalid API key); tools: a, b, c``.
-The same problem is said again at most once a minute, with what came since.
+While other requests are still out, a problem waits for their answers (they often share it), at
+most ``busy_grace`` seconds. The same problem is said again at most once a minute, with what came
+since.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ class _Problem:
     count: int = 0
     tools: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
     said_at: float | None = None
+    held_since: float | None = None  # first held back because requests were still out
 
 
 class FailureReport:
-    def __init__(self, repeat_after: float = 60.0) -> None:
+    def __init__(self, repeat_after: float = 60.0, busy_grace: float = 2.0) -> None:
         self.repeat_after = repeat_after
+        self.busy_grace = busy_grace
         self._problems: dict[str, _Problem] = {}
 
     def record(self, message: str, tool: str) -> None:
@@ -41,13 +45,20 @@ class FailureReport:
         if len(problem.tools) <= MAX_TOOLS_NAMED:
             problem.tools[tool] = None
 
-    def say(self, now: float, *, final: bool = False) -> None:
-        """Say every problem with new failures (not again within ``repeat_after``, unless final)."""
+    def say(self, now: float, *, final: bool = False, busy: bool = False) -> None:
+        """Say every problem with new failures (not again within ``repeat_after``, and while
+        ``busy`` not before ``busy_grace`` has passed; ``final`` says everything now)."""
         for message, problem in self._problems.items():
             if not problem.count:
                 continue
-            if not final and problem.said_at is not None and now - problem.said_at < self.repeat_after:
-                continue
+            if not final:
+                if problem.said_at is not None and now - problem.said_at < self.repeat_after:
+                    continue
+                if busy:
+                    if problem.held_since is None:
+                        problem.held_since = now
+                    if now - problem.held_since < self.busy_grace:
+                        continue
             names = list(problem.tools)
             shown = ", ".join(names[:MAX_TOOLS_NAMED]) + (", …" if len(names) > MAX_TOOLS_NAMED else "")
             logger.warning(
@@ -61,3 +72,4 @@ class FailureReport:
             problem.count = 0
             problem.tools.clear()
             problem.said_at = now
+            problem.held_since = None

@@ -103,7 +103,7 @@ def _from_otlp_json(doc: Mapping[str, Any]) -> list[SpanRecord]:
         raise SpanFileError(f"not OTLP/JSON: {exc}") from None
     if result.rejected:
         raise SpanFileError(result.error_message())
-    return result.spans
+    return [span for span in result.spans if isinstance(span, SpanRecord)]  # all of them: no may_matter
 
 
 def read_spans(doc: Any) -> list[SpanRecord]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_tool_exporter._internal.spans import EventRecord, LinkRecord, SpanRecord
+from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd
 
 __all__ = [
     "JSON",
@@ -68,9 +69,14 @@ class _SpanError(ValueError):
     """One span cannot be used (the sidecar rejects it and keeps the others)."""
 
 
+# ``may_matter(name, attributes)``: False when a span can be nothing but a link in the tree (the
+# builder's judgement); such a span is read as its ids alone, an :class:`OrdinaryEnd`
+MayMatter = Callable[[str, Mapping[str, Any]], bool]
+
+
 @dataclass(slots=True)
 class DecodeResult:
-    spans: list[SpanRecord] = field(default_factory=list)
+    spans: list[SpanRecord | OrdinaryEnd] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -86,9 +92,13 @@ class DecodeResult:
         return f"{self.rejected_count} of {total} spans rejected: {reasons}"
 
 
-def decode_request(body: bytes, fmt: str) -> DecodeResult:
-    """Decode an uncompressed ``ExportTraceServiceRequest`` in ``fmt`` (``PROTOBUF`` or ``JSON``)."""
-    return decode_protobuf(body) if fmt == PROTOBUF else decode_json(body)
+def decode_request(body: bytes, fmt: str, may_matter: MayMatter | None = None, explicit_key: str = "") -> DecodeResult:
+    """Decode an uncompressed ``ExportTraceServiceRequest`` in ``fmt`` (``PROTOBUF`` or ``JSON``).
+    With ``may_matter``, protobuf spans that cannot matter are read as ids only (see
+    :func:`decode_protobuf`)."""
+    if fmt == PROTOBUF:
+        return decode_protobuf(body, may_matter, explicit_key)
+    return decode_json(body)
 
 
 # ====================================================================== ids, shared by both
@@ -130,8 +140,14 @@ def _hex(value: Any, what: str) -> bytes:
 
 
 # ====================================================================== protobuf
-def decode_protobuf(body: bytes) -> DecodeResult:
-    """Decode a binary ``ExportTraceServiceRequest`` (needs the ``sidecar`` extra)."""
+def decode_protobuf(body: bytes, may_matter: MayMatter | None = None, explicit_key: str = "") -> DecodeResult:
+    """Decode a binary ``ExportTraceServiceRequest`` (needs the ``sidecar`` extra).
+
+    With ``may_matter``, a span it rules out (most spans: no convention could claim it, it teaches
+    no tool definitions) becomes an :class:`OrdinaryEnd` — its ids and the value of
+    ``explicit_key`` — instead of a full record: the ids are checked alike, and the rest of it
+    (times, status, events, links) is never read. The in-process exporter reads SDK spans the
+    same way (``spans.sdk.read_end``)."""
     from google.protobuf.message import DecodeError as ProtobufDecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -150,14 +166,32 @@ def decode_protobuf(body: bytes) -> DecodeResult:
             scope_version = scope.version or None
             for span in scope_spans.spans:
                 try:
-                    spans.append(_span_pb(span, resource_attrs, scope_name, scope_version))
+                    attrs = _attrs_pb(span.attributes)
+                    if may_matter is not None and not may_matter(span.name, attrs):
+                        spans.append(_ordinary_pb(span, attrs, explicit_key))
+                    else:
+                        spans.append(_span_pb(span, attrs, resource_attrs, scope_name, scope_version))
                 except _SpanError as exc:
                     rejected[str(exc)] += 1
     return result
 
 
+def _ordinary_pb(span: Any, attrs: Mapping[str, Any], explicit_key: str) -> OrdinaryEnd:
+    explicit = attrs.get(explicit_key) if explicit_key else None
+    return OrdinaryEnd(
+        _trace_id(span.trace_id),
+        _span_id(span.span_id),
+        _parent_id(span.parent_span_id),
+        str(explicit) if explicit else None,
+    )
+
+
 def _span_pb(
-    span: Any, resource_attrs: Mapping[str, Any], scope_name: str | None, scope_version: str | None
+    span: Any,
+    attrs: dict[str, Any],
+    resource_attrs: Mapping[str, Any],
+    scope_name: str | None,
+    scope_version: str | None,
 ) -> SpanRecord:
     trace_id = _trace_id(span.trace_id)
     span_id = _span_id(span.span_id)
@@ -174,7 +208,7 @@ def _span_pb(
         end_time_unix_nano=span.end_time_unix_nano or start,
         status_code=_STATUS.get(status.code, "UNSET"),
         status_description=status.message or None,
-        attributes=_attrs_pb(span.attributes),
+        attributes=attrs,
         events=tuple(EventRecord(e.name, e.time_unix_nano, _attrs_pb(e.attributes)) for e in span.events),
         resource_attributes=resource_attrs,
         scope_name=scope_name,

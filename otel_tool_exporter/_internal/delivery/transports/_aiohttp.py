@@ -30,6 +30,8 @@ class AiohttpTransport(RuleLayer):
 
     _session: Any = None
     _urls: dict[str, Any]  # URL text → parsed URL, made with the session
+    _headers: tuple[Mapping[str, str], Any] | None = None  # (headers given, their wire form)
+    _payload: Any  # aiohttp.BytesPayload, imported with aiohttp
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(timeout={self.timeout}, pool_size={self.pool_size})"
@@ -50,6 +52,7 @@ class AiohttpTransport(RuleLayer):
                 auto_decompress=False,
             )
             self._urls = {}
+            self._payload = aiohttp.BytesPayload
         return self._session
 
     async def _exchange(
@@ -62,7 +65,6 @@ class AiohttpTransport(RuleLayer):
         method: str = "POST",
     ) -> TransportResponse:
         session = self._ensure()
-        headers = {**headers, "Accept-Encoding": ACCEPT_ENCODING}
         target = self._urls.get(url)
         if target is None:  # parsed once: delivery posts to one URL, over and over
             from yarl import URL
@@ -71,7 +73,13 @@ class AiohttpTransport(RuleLayer):
             if len(self._urls) < 16:
                 self._urls[url] = target
         async with session.request(
-            method, target, params=params or None, headers=headers, data=content, proxy=proxy, allow_redirects=False
+            method,
+            target,
+            params=params or None,
+            headers=self._wire_headers(headers),
+            data=self._payload(content),  # what aiohttp would pick for bytes, without looking it up
+            proxy=proxy,
+            allow_redirects=False,
         ) as resp:
             encoding = resp.headers.get("Content-Encoding", "")
             length = resp.content_length
@@ -90,6 +98,19 @@ class AiohttpTransport(RuleLayer):
             if problem is not None:
                 resp.close()  # stop here: the rest of the body is never read, the connection not reused
             return TransportResponse(resp.status, resp.headers, body, problem)
+
+    def _wire_headers(self, headers: Mapping[str, str]) -> Any:
+        """``headers`` plus Accept-Encoding, as the case-insensitive dict aiohttp works with: made
+        once for the headers delivery sends with every request (aiohttp copies, never changes it)."""
+        cached = self._headers
+        if cached is not None and cached[0] is headers:
+            return cached[1]
+        from multidict import CIMultiDict
+
+        wire = CIMultiDict(headers)
+        wire["Accept-Encoding"] = ACCEPT_ENCODING
+        self._headers = (headers, wire)
+        return wire
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:

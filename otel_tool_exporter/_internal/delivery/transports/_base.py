@@ -41,12 +41,15 @@ __all__ = [
     "TransportResponse",
     "read_limited",
     "redirect_target",
+    "scrub_header_values",
 ]
 
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024  # a Log's answer is ~100 bytes; error details a few KiB
 ACCEPT_ENCODING = "gzip, deflate"  # the encodings we inflate ourselves, under the cap
 _WBITS = {"gzip": GZIP, "x-gzip": GZIP, "deflate": DEFLATE}
-_NOT_SECRET = frozenset({"content-type", "accept", "accept-encoding", "user-agent", "content-length"})
+_NOT_SECRET = frozenset(
+    {"content-type", "accept", "accept-encoding", "user-agent", "content-length", "host", "connection"}
+)
 _MIN_SCRUBBED = 4  # shorter header values are not secrets, and replacing them would garble text
 
 
@@ -94,7 +97,9 @@ def redirect_target(response: TransportResponse, url: str) -> str:
     return f"{scheme.lower()}://{shown}:{port}" if port else f"{scheme.lower()}://{shown}"
 
 
-def _scrub(text: bytes, headers: Mapping[str, str]) -> bytes:
+def scrub_header_values(text: bytes, headers: Mapping[str, str]) -> bytes:
+    """``text`` with the values of our own secret-bearing headers (the API key, an Authorization)
+    replaced by ``***``: a server that quotes the request back must not put them into our output."""
     for name, value in headers.items():
         if name.lower() not in _NOT_SECRET and len(value) >= _MIN_SCRUBBED:
             text = text.replace(value.encode("utf-8", "replace"), b"***")
@@ -194,7 +199,7 @@ class RuleLayer:
         )
         if response.status >= 300 and response.body:
             response = TransportResponse(
-                response.status, response.headers, _scrub(response.body, headers), response.problem
+                response.status, response.headers, scrub_header_values(response.body, headers), response.problem
             )
         return response
 
@@ -240,7 +245,7 @@ class GuardedTransport:
         if len(body) > self.max_response_bytes:
             body, problem = b"", f"body larger than {self.max_response_bytes} bytes"
         if response.status >= 300:
-            body = _scrub(body, headers)
+            body = scrub_header_values(body, headers)
         return TransportResponse(response.status, response.headers, body, problem)
 
     async def aclose(self) -> None:
