@@ -243,3 +243,24 @@ def test_a_remembered_span_kind_gets_the_candidates_a_fresh_registry_finds() -> 
     call = registry.recognise(chat)
     assert call is not None and call.convention == "mine"
     assert [r.name for r in registry.candidates(tool)][:1] == ["mine"]
+
+
+def test_a_user_recogniser_may_list_its_consumed_keys_in_any_collection() -> None:
+    """``consumed`` is a frozenset by its type, but a recogniser written against the extension API
+    may hand back a list or a set: the call is still completed and logged."""
+
+    class Listing:
+        name = "listing"
+        span_names = ("lookup",)
+        marker_keys: tuple[str, ...] = ()
+
+        def __init__(self, consumed: Any) -> None:
+            self.consumed = consumed
+
+        def recognise(self, span: SpanRecord) -> ToolCall | None:
+            return ToolCall(name="lookup", convention=self.name, consumed=self.consumed)
+
+    span = _span("lookup", {"app.tool.input": '{"q": 1}', "app.note": "n"})
+    for consumed in (["app.note"], {"app.note"}, ("app.note", "app.tool.input"), frozenset({"app.note"})):
+        log = _log(span, ConventionRegistry([Listing(consumed)]))
+        assert log["tool"]["function"]["name"] == "lookup"
