@@ -303,3 +303,16 @@ def test_the_gated_probe_search_finds_what_a_search_for_every_probe_finds() -> N
             assert _contains_any(candidate, _gated(probes)) == any(p in candidate for p in probes)
 
     check()
+
+
+def test_remembered_text_verdicts_stay_bounded() -> None:
+    """Texts that differ in every Log (times, ids) neither grow the redactor's memory without end
+    nor change a verdict."""
+    from otel_tool_exporter._internal.build.redaction import _MAX_REMEMBERED_TEXTS, Redactor
+    from otel_tool_exporter.settings import Settings
+
+    redactor = Redactor(Settings().redact_keys)
+    for i in range(_MAX_REMEMBERED_TEXTS + 500):
+        assert not redactor.has_secret({"at": f"08:{i}:00", "note": "city=Paris"})
+    assert len(redactor._texts) <= _MAX_REMEMBERED_TEXTS
+    assert redactor.has_secret({"note": "token=abc"}) and redactor.has_secret({"note": "token=abc"})

@@ -33,7 +33,7 @@ _MAX_TEXT_DEPTH = 4
 _MAX_REMEMBERED_KEYS = 10_000
 # verdicts of _may_name_secret remembered for texts up to this long, this many of them
 _MAX_REMEMBERED_TEXT = 256
-_MAX_REMEMBERED_TEXTS = 10_000
+_MAX_REMEMBERED_TEXTS = 4096
 
 
 # letters from the most to the least frequent in English words (keys are mostly such words)
@@ -149,7 +149,9 @@ class Redactor:
             if hit is not None:
                 return hit
         hit = "\\u" in text or _contains_any(_fold(text), self._gated)
-        if short and len(self._texts) < _MAX_REMEMBERED_TEXTS:
+        if short:
+            if len(self._texts) >= _MAX_REMEMBERED_TEXTS:
+                self._texts.clear()  # texts that change from Log to Log (times, ids) must not crowd out the rest
             self._texts[text] = hit
         return hit
 
