@@ -218,3 +218,49 @@ def test_logfire_function_span_error_and_plain_text() -> None:
     assert log["inputs"] == {"reason": "disk full"}
     assert _log(_span("Function: {name}", {**attrs, "error": "disk on fire"}))["error"] == "disk on fire"
     assert ConventionRegistry().recognise(_span("Function: {name}", {"input": "{}"})) is None
+
+
+def test_a_remembered_span_kind_gets_the_candidates_a_fresh_registry_finds() -> None:
+    """The registry remembers which recognisers a span's name and keys call for: the same name
+    and keys with other values are judged anew by the recognisers (the candidates never decide
+    on values), and a recogniser added later is asked about kinds remembered before it came."""
+    registry = ConventionRegistry()
+    tool = _span("execute_tool get_weather", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "w"})
+    chat = _span("execute_tool get_weather", {"gen_ai.operation.name": "chat", "gen_ai.tool.name": "w"})
+    for span in (tool, chat, tool, chat):
+        assert [r.name for r in registry.candidates(span)] == [r.name for r in ConventionRegistry().candidates(span)]
+        assert (registry.recognise(span) is None) is (span is chat)
+
+    class Mine:
+        name = "mine"
+        span_names: tuple[str, ...] = ()
+        marker_keys = ("gen_ai.tool.name",)
+
+        def recognise(self, span: SpanRecord) -> ToolCall | None:
+            return ToolCall(name="mine", convention=self.name)
+
+    registry.add(Mine(), first=True)
+    call = registry.recognise(chat)
+    assert call is not None and call.convention == "mine"
+    assert [r.name for r in registry.candidates(tool)][:1] == ["mine"]
+
+
+def test_a_user_recogniser_may_list_its_consumed_keys_in_any_collection() -> None:
+    """``consumed`` is a frozenset by its type, but a recogniser written against the extension API
+    may hand back a list or a set: the call is still completed and logged."""
+
+    class Listing:
+        name = "listing"
+        span_names = ("lookup",)
+        marker_keys: tuple[str, ...] = ()
+
+        def __init__(self, consumed: Any) -> None:
+            self.consumed = consumed
+
+        def recognise(self, span: SpanRecord) -> ToolCall | None:
+            return ToolCall(name="lookup", convention=self.name, consumed=self.consumed)
+
+    span = _span("lookup", {"app.tool.input": '{"q": 1}', "app.note": "n"})
+    for consumed in (["app.note"], {"app.note"}, ("app.note", "app.tool.input"), frozenset({"app.note"})):
+        log = _log(span, ConventionRegistry([Listing(consumed)]))
+        assert log["tool"]["function"]["name"] == "lookup"

@@ -572,3 +572,60 @@ def test_mapping_is_total_for_odd_tool_call_contents() -> None:
     request = map_tool_span(span, call).request
     ToolLogRequest.model_validate(request.to_dict())
     json.loads(request.to_json_bytes())
+
+
+def test_the_resource_is_read_once_per_provider_and_every_log_gets_its_own_copy() -> None:
+    """Spans of one SDK provider share one view of its resource, whose metadata the mapping works
+    out once; a Log's copy can be changed (a redact hook may) without touching the next Log's,
+    and attributes that are not an SDK resource's are read afresh every time."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from otel_tool_exporter._internal.spans.sdk import is_shared_resource, record_from_readable
+
+    ended: list[Any] = []
+
+    class Keep(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            ended.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(resource=Resource({"service.name": "svc", "host.name": "h1", "k8s.pod": "p"}))
+    provider.add_span_processor(SimpleSpanProcessor(Keep()))
+    for _ in range(2):
+        provider.get_tracer("t").start_span("execute_tool get_weather", attributes=genai_attrs()).end()
+    first, second = (record_from_readable(span) for span in ended)
+    assert first.resource_attributes is second.resource_attributes
+    assert is_shared_resource(first.resource_attributes)
+    log = mapped(first).request
+    assert log.metadata["otel"]["resource"] == {"host.name": "h1", "k8s.pod": "p"}
+    log.metadata["otel"]["resource"]["host.name"] = "[changed by a hook]"
+    assert mapped(second).request.metadata["otel"]["resource"] == {"host.name": "h1", "k8s.pod": "p"}
+
+    resource = {"service.name": "svc", "host.name": "h1"}
+    assert not is_shared_resource(resource)
+    assert mapped(make_span(resource=resource)).request.metadata["otel"]["resource"] == {"host.name": "h1"}
+    resource["host.name"] = "h2"
+    assert mapped(make_span(resource=resource)).request.metadata["otel"]["resource"] == {"host.name": "h2"}
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        '{"a": NaN, "b": Infinity, "c": -Infinity}',
+        '{"Name": "Ivy", "v": [1.5, NaN]}',  # the letters N and I also in ordinary text
+        '{"Name": "NaN", "Infinity": "I"}',  # the words as text: kept as written
+        '[Infinity, {"NY": "Ithaca"}]',
+    ],
+)
+def test_an_output_with_non_finite_numbers_is_still_strict_json(result: str) -> None:
+    """JSON has no NaN or Infinity: such numbers in a result become text, and the output stays
+    JSON any parser reads."""
+    from otel_tool_exporter._internal.build.values import json_safe
+
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"{constant} is not JSON")
+
+    output = body(make_span(genai_attrs(**{"gen_ai.tool.call.result": result})))["output"]
+    assert json.loads(output, parse_constant=refuse) == json_safe(json.loads(result))  # nan, inf as text

@@ -206,3 +206,113 @@ def test_key_matching_in_any_spelling_and_position() -> None:
     plain = ["max_tokens", "input_tokens", "token_count", "tokenizer", "city", "gen_ai.usage.output_tokens"]
     assert [k for k in secret if not redactor.is_secret_key(k)] == []
     assert [k for k in plain if redactor.is_secret_key(k)] == []
+
+
+# ------------------------------------------------------------------ the fast checks never miss
+# keys in many spellings (secret-looking or not), and texts that hold them in every way the scrub
+# looks into text: JSON (also inside JSON strings and encoded twice), Python reprs, key=value
+_KEYS = (
+    "api_key", "API-KEY", "apiKey", "a_p_i_key", "x.Api-Key", "Authorization", "db_password", "passwd",
+    "client-secret", "PRIVATE_KEY", "sessionToken", "max_tokens", "tokenizer", "city", "note", "step",
+    "api\u2011key", "K\u0130LO", "\u212aey",
+)  # fmt: skip
+_VALUES = ("Paris", "sk-1", "", "a: b", "x=y", "Bearer abc", 42, None, 1.5, True)
+
+
+def _texts() -> Any:
+    from hypothesis import strategies as st
+
+    key, value = st.sampled_from(_KEYS), st.sampled_from(_VALUES)
+    flat = st.dictionaries(key, value, max_size=3)
+    return st.one_of(
+        st.text(max_size=40),
+        flat.map(json.dumps),
+        flat.map(lambda d: json.dumps(json.dumps(d))),
+        flat.map(lambda d: json.dumps({"outer": json.dumps(d)}, ensure_ascii=True)),
+        flat.map(repr),
+        st.tuples(key, value).map(lambda kv: f"GET /x?{kv[0]}={kv[1]}&page=2"),
+        st.tuples(key, value).map(lambda kv: f"{kv[0]}: {kv[1]}"),
+        st.tuples(key, st.text(max_size=8)).map(lambda kv: json.dumps({kv[0]: kv[1]})[:-3]),  # cut off
+        key.map(lambda k: f'{{"\\u{ord(k[0]):04x}{k[1:]}": "sk-1"}}'),  # a key spelled with an escape
+    )
+
+
+def _values() -> Any:
+    from hypothesis import strategies as st
+
+    leaves = st.one_of(_texts(), st.sampled_from(_VALUES))
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+
+
+def test_the_fast_checks_never_pass_over_what_the_scrub_would_change() -> None:
+    """``has_secret`` (run on every Log) and the text check may say yes too often, never no where
+    a scrub that looks into every text would change something; and a remembered verdict is the
+    one a fresh look gives (the second redactor sees every text for the first time)."""
+    from hypothesis import given, settings
+
+    from otel_tool_exporter._internal.build.redaction import Redactor
+    from otel_tool_exporter.settings import Settings
+
+    class Thorough(Redactor):
+        def _may_name_secret(self, text: str) -> bool:
+            return True  # no shortcut: every text is decoded or searched for key-value pairs
+
+    keys = Settings().redact_keys
+    seen, fresh, thorough = Redactor(keys), Redactor(keys), Thorough(keys)
+
+    @settings(max_examples=500, deadline=None)
+    @given(_values())
+    def check(value: Any) -> None:
+        for _ in range(2):  # the second time from what was remembered
+            said = seen.has_secret(value)
+            assert said or thorough.scrub(value) == value
+            assert said == Redactor(keys).has_secret(value)
+        if isinstance(value, str):
+            assert seen._may_name_secret(value) or thorough.scrub_text(value) == value
+            assert seen._may_name_secret(value) == fresh._may_name_secret(value)
+
+    check()
+    assert seen.has_secret({"note": json.dumps({"Api-Key": "x"})})
+    assert seen.has_secret(["GET /x?api_key=1"]) and not seen.has_secret(["GET /x?page=1", {"a": "b: c"}])
+
+
+def test_the_gated_probe_search_finds_what_a_search_for_every_probe_finds() -> None:
+    """Probes are looked for only where their rarest letter occurs: the answer is the one a plain
+    search for each probe gives, for the default keys and for keys with digits, dots and
+    letters outside English."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from otel_tool_exporter._internal.build.redaction import Redactor, _contains_any, _gated
+    from otel_tool_exporter.settings import Settings
+
+    probe_sets = [Redactor(keys)._probes for keys in (Settings().redact_keys, ["x9", "db.pw", "clé", "ßtoken", "zz"])]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(probe_sets), st.data())
+    def check(probes: tuple[str, ...], data: Any) -> None:
+        piece = st.one_of(st.sampled_from(probes), st.text(alphabet="aceikoprstwxz9.é", max_size=6))
+        text = "".join(data.draw(st.lists(piece, max_size=5)))
+        for candidate in (text, text[1:], text[:-1]):
+            assert _contains_any(candidate, _gated(probes)) == any(p in candidate for p in probes)
+
+    check()
+
+
+def test_remembered_text_verdicts_stay_bounded() -> None:
+    """Texts that differ in every Log (times, ids) neither grow the redactor's memory without end
+    nor change a verdict."""
+    from otel_tool_exporter._internal.build.redaction import _MAX_REMEMBERED_TEXTS, Redactor
+    from otel_tool_exporter.settings import Settings
+
+    redactor = Redactor(Settings().redact_keys)
+    for i in range(_MAX_REMEMBERED_TEXTS + 500):
+        assert not redactor.has_secret({"at": f"08:{i}:00", "note": "city=Paris"})
+    assert len(redactor._texts) <= _MAX_REMEMBERED_TEXTS
+    assert redactor.has_secret({"note": "token=abc"}) and redactor.has_secret({"note": "token=abc"})

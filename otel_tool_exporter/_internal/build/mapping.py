@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from otel_tool_exporter._internal.build.conventions import ToolCall, ToolSchemaHint
 from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact, json_safe
 from otel_tool_exporter._internal.spans import LinkRecord, SpanRecord, format_span_id, format_trace_id
+from otel_tool_exporter._internal.spans.sdk import is_shared_resource
 from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
 
 if TYPE_CHECKING:
@@ -65,13 +66,16 @@ def _fast_builder(model: type[M], sample: dict[str, Any]) -> Callable[[dict[str,
     directly. Used only if, with this pydantic version, it builds exactly what ``model_construct``
     builds for ``sample`` (checked once, at import); else ``model_construct`` itself."""
     unset = dict.fromkeys(model.model_fields)  # every field of these models defaults to None
+    new, set_slot = model.__new__, object.__setattr__
 
     def fast(fields: dict[str, Any]) -> M:
-        instance = model.__new__(model)
-        object.__setattr__(instance, "__dict__", {**unset, **fields})
-        object.__setattr__(instance, "__pydantic_fields_set__", set(fields))
-        object.__setattr__(instance, "__pydantic_extra__", None)
-        object.__setattr__(instance, "__pydantic_private__", None)
+        instance = new(model)
+        values = unset.copy()
+        values.update(fields)
+        set_slot(instance, "__dict__", values)
+        set_slot(instance, "__pydantic_fields_set__", set(fields))
+        set_slot(instance, "__pydantic_extra__", None)
+        set_slot(instance, "__pydantic_private__", None)
         return instance
 
     try:
@@ -100,8 +104,9 @@ _MAX_NS = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // timedelta(mi
 def _iso(ns: int) -> datetime:
     """Integer arithmetic (a float of ~1.7e18 ns cannot hold microseconds exactly), truncated to
     the microsecond, clamped to what a datetime can hold so no timestamp can make mapping raise."""
-    ns = min(max(0, int(ns)), _MAX_NS)
-    return _EPOCH + timedelta(microseconds=ns // 1000)
+    if type(ns) is not int or not 0 <= ns <= _MAX_NS:
+        ns = min(max(0, int(ns)), _MAX_NS)
+    return _EPOCH + timedelta(0, 0, ns // 1000)  # positional: a third cheaper than microseconds=
 
 
 def _as_text(value: Any) -> str:
@@ -125,13 +130,16 @@ def _tool_name(call: ToolCall, span: SpanRecord) -> str:
     return "unnamed_tool"
 
 
+_ARGS_KWARGS = frozenset(("args", "kwargs"))
+
+
 def _inputs(arguments: Any) -> dict[str, Any] | None:
     if arguments is MISSING:
         return None
     value = json_safe(decode_json(arguments))
     if isinstance(value, dict):
         args, kwargs = value.get("args"), value.get("kwargs")
-        if set(value) <= {"args", "kwargs"} and isinstance(kwargs, dict) and isinstance(args, (list, type(None))):
+        if value.keys() <= _ARGS_KWARGS and isinstance(kwargs, dict) and isinstance(args, (list, type(None))):
             merged = dict(kwargs)
             if args:
                 merged["args"] = args
@@ -295,6 +303,81 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
+# attributes by which a span sets Log fields itself (read by _log_fields)
+_LOG_FIELD_KEYS = frozenset(
+    (
+        LOG_ERROR_KEY,
+        LOG_ENVIRONMENT_KEY,
+        SAVE_KEY,
+        VERSION_KEY,
+        ENVIRONMENT_QUERY_KEY,
+        EXPLICIT_PARENT_KEY,
+        *USER_KEYS,
+        *(f"humanloop.log.{name}" for name in (*STRING_FIELDS, *OBJECT_FIELDS)),
+    )
+)
+
+
+def _log_fields(
+    attrs: Mapping[str, Any], consumed: set[str], fields: dict[str, Any]
+) -> tuple[str | None, str | None, str | None]:
+    """Log fields a span sets through its attributes, into ``fields``; returns the version id and
+    environment it asks for (query parameters) and its explicit parent Log id."""
+    if LOG_ERROR_KEY in attrs:
+        consumed.add(LOG_ERROR_KEY)  # error_details read it
+    user = _first(attrs, USER_KEYS, consumed)
+    if user:
+        fields["user"] = json_safe(user)
+    env_body = _first(attrs, (LOG_ENVIRONMENT_KEY,), consumed)
+    if env_body:
+        fields["environment"] = json_safe(env_body)
+    for name in STRING_FIELDS:
+        value = _first(attrs, (f"humanloop.log.{name}",), consumed)
+        if value:
+            fields[name] = json_safe(value)
+    for name in OBJECT_FIELDS:
+        key = f"humanloop.log.{name}"
+        if key in attrs:
+            consumed.add(key)
+            value = json_safe(decode_json(attrs[key]))
+            fields[name] = value if isinstance(value, dict) else {"value": value}
+    span_save = _bool(attrs.get(SAVE_KEY)) if SAVE_KEY in attrs else None
+    if span_save is not None:
+        consumed.add(SAVE_KEY)
+        fields["save"] = span_save
+    return (
+        _first(attrs, (VERSION_KEY,), consumed),
+        _first(attrs, (ENVIRONMENT_QUERY_KEY,), consumed),
+        _first(attrs, (EXPLICIT_PARENT_KEY,), consumed),
+    )
+
+
+_RESOURCES: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+_MAX_RESOURCES = 64
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _resource_metadata(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource attributes but ``service.name`` (a field of its own), JSON-safe. Worked out
+    once for the shared view of an SDK resource; every Log gets a copy of its own (a redact hook
+    may change a Log's metadata in place), so only flat ones are kept."""
+    known = _RESOURCES.get(id(resource))
+    if known is not None and known[0] is resource:
+        return dict(known[1])
+    # what json_safe(dict) does to a mapping, without first copying it to leave one key out
+    safe = {
+        k if type(k) is str and k.isascii() else json_safe(str(k)): json_safe(v, 1)
+        for k, v in resource.items()
+        if k != "service.name"
+    }
+    if is_shared_resource(resource) and all(type(v) in _SCALARS for v in safe.values()):
+        if len(_RESOURCES) >= _MAX_RESOURCES:
+            _RESOURCES.clear()
+        _RESOURCES[id(resource)] = (resource, safe)
+        return dict(safe)
+    return safe
+
+
 def map_tool_span(
     span: SpanRecord,
     call: ToolCall,
@@ -316,17 +399,23 @@ def map_tool_span(
     else:
         path = f"{path_prefix}{name}"
 
+    end = _iso(span.end_time_unix_nano)
     fields: dict[str, Any] = {
         "path": json_safe(path),
         "tool": _tool_kernel(call, name, schema_hint),
         "start_time": _iso(span.start_time_unix_nano),
-        "end_time": _iso(span.end_time_unix_nano),
-        "created_at": _iso(span.end_time_unix_nano),
+        "end_time": end,
+        "created_at": end,  # datetimes are immutable: one object serves both
         "provider_latency": max(0.0, (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9),
         "source": json_safe(span.scope_name) if span.scope_name else "opentelemetry",
     }
     inputs = _inputs(call.arguments)
-    if inputs is not None and set(inputs) == {"input"} and not isinstance(decode_json(call.arguments), dict):
+    if (
+        inputs is not None
+        and len(inputs) == 1
+        and "input" in inputs
+        and not isinstance(decode_json(call.arguments), dict)
+    ):
         # a bare value (LangChain records "Paris" for get_weather(city="Paris")): name it after
         # the tool's only parameter when the schema says there is exactly one
         schema = call.schema if call.schema is not None else (schema_hint.parameters if schema_hint else None)
@@ -339,8 +428,6 @@ def map_tool_span(
         fields["inputs"] = inputs
 
     error, stacktrace = error_details(span, call)
-    if LOG_ERROR_KEY in attrs:
-        consumed.add(LOG_ERROR_KEY)
     if error:
         fields["error"] = error
     if call.result is not MISSING and not (error and _is_nothing(call.result)):
@@ -350,33 +437,17 @@ def map_tool_span(
     if stdout:
         fields["stdout"] = stdout
 
-    user = _first(attrs, USER_KEYS, consumed)
-    if user:
-        fields["user"] = json_safe(user)
-    env_body = _first(attrs, (LOG_ENVIRONMENT_KEY,), consumed) or _first(
-        span.resource_attributes, ("deployment.environment.name", "deployment.environment"), set()
-    )
-    if env_body:
-        fields["environment"] = json_safe(env_body)
-    for name in STRING_FIELDS:
-        value = _first(attrs, (f"humanloop.log.{name}",), consumed)
-        if value:
-            fields[name] = json_safe(value)
-    for name in OBJECT_FIELDS:
-        key = f"humanloop.log.{name}"
-        if key in attrs:
-            consumed.add(key)
-            value = json_safe(decode_json(attrs[key]))
-            fields[name] = value if isinstance(value, dict) else {"value": value}
-    span_save = _bool(attrs.get(SAVE_KEY)) if SAVE_KEY in attrs else None
-    if span_save is not None:
-        consumed.add(SAVE_KEY)
-    if span_save is not None or save is not None:
-        fields["save"] = span_save if span_save is not None else save
-
-    query_version = _first(attrs, (VERSION_KEY,), consumed) or version_id
-    query_environment = _first(attrs, (ENVIRONMENT_QUERY_KEY,), consumed) or environment
-    explicit_parent = _first(attrs, (EXPLICIT_PARENT_KEY,), consumed)
+    query_version, query_environment, explicit_parent = version_id, environment, None
+    if not _LOG_FIELD_KEYS.isdisjoint(attrs):  # one test in C for the many spans that set none
+        query_version, query_environment, explicit_parent = _log_fields(attrs, consumed, fields)
+    if "environment" not in fields:
+        env_body = _first(span.resource_attributes, ("deployment.environment.name", "deployment.environment"), set())
+        if env_body:
+            fields["environment"] = json_safe(env_body)
+    if "save" not in fields and save is not None:
+        fields["save"] = save
+    query_version = query_version or version_id
+    query_environment = query_environment or environment
 
     otel: dict[str, Any] = {
         "trace_id": span.trace_id_hex,
@@ -397,12 +468,15 @@ def map_tool_span(
         otel["error_stacktrace"] = json_safe(stacktrace)
     if span.links:
         otel["links"] = [_link(link) for link in span.links]
-    resource = {k: v for k, v in span.resource_attributes.items() if k != "service.name"}
+    resource = _resource_metadata(span.resource_attributes)
     if resource:
-        otel["resource"] = json_safe(resource)
+        otel["resource"] = resource
     fields["metadata"] = {
         "otel": otel,
-        "attributes": {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
+        # every key read into the Log (the usual case) is found out by one set test in C
+        "attributes": {}
+        if consumed.issuperset(attrs)
+        else {json_safe(k): json_safe(v) for k, v in attrs.items() if k not in consumed},
     }
     request = _construct(fields)
     return MappedLog(

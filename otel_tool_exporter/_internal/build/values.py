@@ -104,6 +104,8 @@ def decode_json(value: Any, *, max_depth: int = 3) -> Any:
     record), which is read as the data it spells (:func:`python_literal`). Only strings that look
     like JSON documents are tried, so plain text never pays for a parse.
     """
+    if not isinstance(value, str):
+        return value  # the usual call on an already decoded value: no loop
     for _ in range(max_depth):
         if not isinstance(value, str):
             return value
@@ -177,8 +179,10 @@ def dumps_compact(value: Any) -> str:
     except (ValueError, TypeError, RecursionError):
         pass
     else:
-        if b"NaN" not in data and b"Infinity" not in data:
-            return data.decode()
+        text = data.decode()
+        # NaN/Infinity: a one-letter search (memchr) first, the word only where the letter is
+        if ("N" not in text or "NaN" not in text) and ("I" not in text or "Infinity" not in text):
+            return text
     return json.dumps(json_safe(value), separators=(",", ":"), ensure_ascii=False)
 
 

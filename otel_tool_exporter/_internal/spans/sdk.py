@@ -21,6 +21,7 @@ __all__ = [
     "OrdinaryEnd",
     "attributes_of",
     "fast_attributes",
+    "is_shared_resource",
     "read_end",
     "record_from_open",
     "record_from_readable",
@@ -40,6 +41,34 @@ def fast_attributes(attributes: Any) -> Mapping[str, Any]:
     if type(inner) is dict:
         return MappingProxyType(inner)
     return attributes
+
+
+# One view per SDK ``Resource`` (a provider has one, its attributes immutable): the records of its
+# spans share it, so what the mapping derives from a resource is worked out once. A few at a time;
+# a view dropped from here stays valid, it is just not known as shared any more.
+_RESOURCE_VIEWS: dict[int, tuple[Any, Mapping[str, Any]]] = {}
+_SHARED_VIEWS: dict[int, Mapping[str, Any]] = {}
+_MAX_RESOURCES = 64
+
+
+def _resource_view(resource: Any) -> Mapping[str, Any]:
+    known = _RESOURCE_VIEWS.get(id(resource))
+    if known is not None and known[0] is resource:
+        return known[1]
+    view = fast_attributes(resource.attributes)
+    if type(view) is not MappingProxyType:  # not the SDK's immutable attributes: not shared
+        return view
+    if len(_RESOURCE_VIEWS) >= _MAX_RESOURCES:
+        _RESOURCE_VIEWS.clear()
+        _SHARED_VIEWS.clear()
+    _RESOURCE_VIEWS[id(resource)] = (resource, view)
+    _SHARED_VIEWS[id(view)] = view
+    return view
+
+
+def is_shared_resource(attributes: Mapping[str, Any]) -> bool:
+    """Whether ``attributes`` is the shared, unchanging view of an SDK resource's attributes."""
+    return _SHARED_VIEWS.get(id(attributes)) is attributes
 
 
 def attributes_of(span: Any) -> Mapping[str, Any]:
@@ -86,7 +115,7 @@ def record_from_readable(span: Any) -> SpanRecord:
         status_description=status.description,
         attributes=attributes_of(span),
         events=tuple(EventRecord(e.name, e.timestamp, fast_attributes(e.attributes)) for e in events) if events else (),
-        resource_attributes=fast_attributes(resource.attributes) if resource is not None else _EMPTY,
+        resource_attributes=_resource_view(resource) if resource is not None else _EMPTY,
         scope_name=scope.name if scope is not None else None,
         scope_version=scope.version if scope is not None else None,
         links=tuple(

@@ -145,7 +145,9 @@ class AttrReader:
 
     def mark(self, *keys: str) -> None:
         """Consume keys that were read as markers."""
-        self.consumed.update(k for k in keys if k in self.attrs)
+        for key in keys:  # a loop, not a generator: this runs on every tool span
+            if key in self.attrs:
+                self.consumed.add(key)
 
     def release(self, key: str) -> None:
         """Keep a key in ``metadata.attributes`` after all (e.g. a value that was cut off)."""

@@ -45,7 +45,10 @@ def take_decoded(reader: AttrReader, *keys: str) -> Any:
     """The first present of ``keys``, taken and :func:`decoded`. When it was cut off, the raw
     attribute stays in ``metadata.attributes`` (none of ``keys`` is consumed), so the full text
     the span recorded is not lost behind the salvaged prefix."""
-    value, cut = decoded(reader.take(*keys))
+    raw = reader.take(*keys)
+    if raw is MISSING:
+        return MISSING
+    value, cut = salvage_json(raw)  # what decoded() does, one call less on every tool span
     if cut:
         for key in keys:
             reader.release(key)
@@ -117,6 +120,8 @@ def result_object(value: Any) -> tuple[Any, str | None, bool]:
     """
     if type(value) is not dict and not isinstance(value, Mapping):
         return value, None, False  # text, a number, a list: no result object
+    if "type" not in value and "output" not in value and "raw_output" not in value:
+        return value, None, False  # every shape below has one of these keys: a plain return value
     if "raw_output" in value and len(_RESULT_OBJECT_KEYS.intersection(value)) >= 2:
         raw = decode_json(value["raw_output"])
         error = None

@@ -31,6 +31,7 @@ from otel_tool_exporter._internal.spans import SpanRecord
 __all__ = ["ConventionRegistry", "default_recognisers"]
 
 _MAX_PLAIN = 4096
+_MAX_KNOWN = 1024  # span kinds (name and attribute keys) whose candidates are remembered
 
 ToolSpanPredicate = Callable[[SpanRecord], bool]
 
@@ -128,8 +129,10 @@ class ConventionRegistry:
             for key in getattr(recogniser, "marker_keys", ()):
                 self._markers.append((key, recogniser))
         self._marker_keys = frozenset(key for key, _ in self._markers)
-        # names and keys of spans no recogniser could claim; kept only while every marker-less
-        # recogniser is the general one, whose pre-filter judges each name and key on its own
+        # names and keys of spans no recogniser could claim, and the candidates of the name and
+        # keys of spans some could; kept only while every marker-less recogniser is the general
+        # one, whose pre-filter judges by the span's name and keys alone (never their values)
+        self._known: dict[tuple[Any, ...], tuple[Recogniser, ...]] = {}
         self._plain_names: set[str] = set()
         self._plain_keys: set[str] = set()
         self._cacheable = all(type(recogniser) is GenericToolRecogniser for recogniser, _ in self._fallback_checks)
@@ -140,11 +143,22 @@ class ConventionRegistry:
 
         An ordinary span, whose name and every key were seen before on spans no recogniser could
         claim, costs one set look-up and one set test (every test behind them is per name or per
-        key, so their verdict for a name or a key never changes)."""
+        key, so their verdict for a name or a key never changes); a span some recogniser may
+        claim, whose name and keys were seen together before, one dict look-up."""
         if name in self._plain_names and self._plain_keys.issuperset(attrs):
             return []
+        if not self._cacheable or type(name) is not str:
+            return self._candidates_slow(name, attrs)
+        # the same kind of span comes back again and again: its verdict is one dict look-up
+        key = (name, *attrs)
+        known = self._known.get(key)
+        if known is not None:
+            return list(known)
         found = self._candidates_slow(name, attrs)
-        if not found and self._cacheable and type(name) is str:
+        if found:  # ordinary spans are remembered by name and key apart, below
+            if len(self._known) < _MAX_KNOWN:
+                self._known[key] = tuple(found)
+        else:
             if len(self._plain_names) < _MAX_PLAIN:
                 self._plain_names.add(name)
             if len(self._plain_keys) < _MAX_PLAIN:
