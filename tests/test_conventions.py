@@ -156,6 +156,24 @@ def test_a_raising_predicate_or_recogniser_never_escapes() -> None:
     assert registry.recognise(_span("x", {})) is None
 
 
+def test_a_claimed_call_survives_a_failing_clean_up_step(monkeypatch: Any) -> None:
+    """After a convention claims a span, the shared clean-up (reading what it left, unwrapping a
+    result object) may meet input it cannot handle: the call is kept as the convention gave it."""
+    from otel_tool_exporter._internal.build.conventions import registry as registry_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("odd input")
+
+    monkeypatch.setattr(registry_module, "complete_call", broken)
+    monkeypatch.setattr(registry_module, "result_object", broken)
+    span = _span(
+        "execute_tool lookup",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup", "gen_ai.tool.call.result": "ok"},
+    )
+    call = ConventionRegistry().recognise(span)
+    assert call is not None and call.name == "lookup" and call.result == "ok"
+
+
 def test_adk_placeholder_call_id_and_merged_pseudo_tool() -> None:
     registry = ConventionRegistry()
     call = registry.recognise(

@@ -256,13 +256,23 @@ def _finish(call: ToolCall, span: SpanRecord) -> ToolCall:
     """What every convention's call gets: a tool name taken from a method-call span name loses the
     method (``get_weather.__call__`` → ``get_weather``), what the convention left unread is read
     from tool-call keys of any namespace, and a serialized result object or tool message is
-    unwrapped to the tool's own return value."""
-    if call.name == span.name:
-        call.name = name_from_span(call.name)
+    unwrapped to the tool's own return value. Each step that fails on odd input is left out:
+    the call stays as the convention gave it (never raises)."""
+    try:
+        if call.name == span.name:
+            call.name = name_from_span(call.name)
+    except Exception:
+        pass
     if call.convention != GenericToolRecogniser.name:
-        complete_call(call, span)
+        try:
+            complete_call(call, span)
+        except Exception:
+            pass
     if call.result is not MISSING:
-        result, error, matched = result_object(call.result)
+        try:
+            result, error, matched = result_object(call.result)
+        except Exception:
+            matched = False
         if matched:
             call.result = result
             if error and not call.error:
