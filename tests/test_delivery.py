@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from otel_tool_exporter import ToolSpanProcessor
 from otel_tool_exporter._internal.delivery import dispatch as dispatch_module
+from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter.stub import StubServer
 
 from .conftest import make_exporter
@@ -415,4 +416,27 @@ def test_app_thread_never_blocks_while_delivery_thread_is_busy(stub: StubServer)
     assert max(slowest) < 0.25
     assert provider.force_flush(60_000)
     assert len(_logs(stub)) == 200
+    provider.shutdown()
+
+
+def test_the_delivery_thread_sleeps_when_there_is_nothing_to_do(stub: StubServer) -> None:
+    """After its Logs are delivered the loop lingers a few ms, then sleeps until woken: no turns,
+    no polling (a stale wake-up once kept it turning every 5 ms, ~5 % of a core)."""
+    provider, exporter = _provider(stub)
+    _produce(provider, 20)
+    assert provider.force_flush(30_000)
+    loop = pipeline_of(exporter).loop
+    turns = [0]
+    after_turn = loop._after_turn
+
+    def counted() -> None:
+        turns[0] += 1
+        after_turn()
+
+    time.sleep(0.1)  # the linger after the flush runs out
+    loop._after_turn = counted  # type: ignore[method-assign]
+    time.sleep(0.5)
+    assert turns[0] <= 2, f"{turns[0]} turns of the loop in 0.5 s with nothing to do"
+    _produce(provider, 3)  # and it still wakes for new work
+    assert provider.force_flush(30_000) and len(_logs(stub)) == 23
     provider.shutdown()

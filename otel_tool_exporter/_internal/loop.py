@@ -193,6 +193,7 @@ class DeliveryLoop:
         finally:
             dispatch.wake_on_outcome = True
         quiet.cancel()
+        wakeup.clear()  # what set it is looked at next turn; left set, the sleep after would not sleep
         return quiet.when() <= loop.time()
 
     # ================================================================= receive → build → order
