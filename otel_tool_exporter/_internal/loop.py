@@ -179,13 +179,13 @@ class DeliveryLoop:
 
     async def _linger(self, wakeup: asyncio.Event) -> bool:
         """Stay awake for LINGER_SECONDS before going to sleep, so spans that follow closely are
-        taken without a wake-up. A flush (or shutdown) ends it at once; so does an answer from
-        the server while a flush waits for answers — otherwise answers gather for one turn
+        taken without a wake-up. A flush (or shutdown) ends it at once, and so does the answer
+        to the last request out (a flush may wait for it); other answers gather for one turn
         instead of waking the loop one by one. True when it ran its course, False when cut short."""
         loop = asyncio.get_running_loop()
         dispatch = self.dispatch
         assert dispatch is not None
-        dispatch.wake_on_outcome = bool(self._flushes)
+        dispatch.wake_on_outcome = False
         wakeup.clear()
         quiet = loop.call_later(LINGER_SECONDS, wakeup.set)
         try:

@@ -55,7 +55,7 @@ class Dispatch:
         self.outcomes: deque[tuple[Outgoing, Logged | Failed]] = deque()
         self.failures = FailureReport()  # said by the loop when delivery goes quiet
         self.closing = False
-        self.wake_on_outcome = True  # the loop turns it off while it lingers with nobody waiting
+        self.wake_on_outcome = True  # the loop turns it off while it lingers: answers gather
         self._park_timer: asyncio.TimerHandle | None = None
         self._commit_scheduled = False
         # Past two windows' worth of requests in flight there is no point mapping more: the spans
@@ -180,7 +180,7 @@ class Dispatch:
 
     def _done(self, log: Outgoing, outcome: Logged | Failed) -> None:
         self.outcomes.append((log, outcome))
-        if self.wake_on_outcome:
+        if self.wake_on_outcome or not self.active:  # the last answer out may be what a flush waits for
             self._wakeup.set()
 
     # ------------------------------------------------------------------ parking (spool only)
