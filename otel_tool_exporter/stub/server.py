@@ -382,7 +382,9 @@ class StubServer(BackgroundServer):
 
     async def _open(self) -> None:
         self.app = create_app(self.db, self._faults)
-        self._runner, self.port = await serve_app(self.app, self.host, self.port)
+        # stopping cuts requests still in flight after a moment (a slow fault can hold one for
+        # seconds): an embedded stub stops like a server going away, not after its slowest answer
+        self._runner, self.port = await serve_app(self.app, self.host, self.port, shutdown_timeout=0.25)
 
     async def _close(self) -> None:
         if self._runner is not None:
