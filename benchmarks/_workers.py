@@ -472,10 +472,13 @@ def _load_result(load: Any) -> dict[str, Any]:
 def sidecar(args: argparse.Namespace) -> None:
     """The sidecar's own HTTP server in this process, the load from another: spans/s from the
     first request until every span was decoded, recognised and handed to ordering."""
+    import tempfile
+
     from otel_tool_exporter import ToolLogExporter
     from otel_tool_exporter.sidecar import SidecarServer
 
-    exporter = ToolLogExporter(api_key="bench-key", base_url=f"http://127.0.0.1:{args.port}/v5")
+    spool = tempfile.mkdtemp(prefix="bench-spool-") if args.spool else None  # as `serve` runs by default
+    exporter = ToolLogExporter(api_key="bench-key", base_url=f"http://127.0.0.1:{args.port}/v5", spool_dir=spool)
     with SidecarServer(exporter) as server:
         load, t0 = _drive_load(server.port, args)
         cpu0 = cpu_seconds()
@@ -488,6 +491,10 @@ def sidecar(args: argparse.Namespace) -> None:
         exporter.force_flush(60_000)
         stats = exporter.stats()
     exporter.shutdown()
+    if spool is not None:
+        import shutil
+
+        shutil.rmtree(spool, ignore_errors=True)
     emit(
         {
             "rate": handled / (t1 - t0),
@@ -587,6 +594,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--tool-every", type=int, default=10)
+    parser.add_argument("--spool", action="store_true", help="sidecar: with a spool (answers once on disk)")
     args = parser.parse_args()
     KINDS[args.kind](args)
     sys.stdout.flush()
