@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_tool_exporter import ToolSpanProcessor
+from otel_tool_exporter._internal.delivery.spool import Spool
 from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter.stub import StubServer
 
@@ -294,3 +296,29 @@ def _healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_spool_writes_a_tick_as_one_transaction_links_and_journal_alike(tmp_path: Path) -> None:
+    """What a tick wrote reaches the disk at its commit, all at once: the links written in the
+    tick, the journal rows removed (only the rows named), a trace forgotten."""
+    spool = Spool(tmp_path / "spool")
+    rows = spool.journal([b"a", b"b", b"c", b"d", b"e", b"f"])
+    assert rows is not None and spool.commit()
+    spool.link("t1", "s1", None, None)
+    spool.link("t1", "s2", "s1", "fl_1")
+    spool.unjournal([rows[0], rows[1], rows[2], rows[4]])  # two runs; row 4 and 6 stay
+    reader = sqlite3.connect(spool.path)  # another connection sees only what was committed
+    assert reader.execute("SELECT COUNT(*) FROM links").fetchone()[0] == 0
+    assert reader.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 6
+    assert spool.commit()
+    assert sorted(reader.execute("SELECT span_id, parent_span_id, explicit FROM links").fetchall()) == [
+        ("s1", None, None),
+        ("s2", "s1", "fl_1"),
+    ]
+    assert [row for row, _ in spool.journaled()] == [rows[3], rows[5]]
+    spool.link("t2", "s3", None, None)
+    spool.forget_traces(["t2"])  # a link gathered this tick for a trace forgotten now goes too
+    assert spool.commit()
+    assert spool.links_for({"t2"}) == []
+    reader.close()
+    spool.close()
