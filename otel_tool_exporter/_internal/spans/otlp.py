@@ -177,12 +177,8 @@ def decode_protobuf(body: bytes, may_matter: MayMatter | None = None, explicit_k
 
 
 def _ordinary_pb(span: Any, attrs: Mapping[str, Any], explicit_key: str) -> OrdinaryEnd:
-    explicit = attrs.get(explicit_key) if explicit_key else None
-    return OrdinaryEnd(
-        _trace_id(span.trace_id),
-        _span_id(span.span_id),
-        _parent_id(span.parent_span_id),
-        str(explicit) if explicit else None,
+    return OrdinaryEnd.of(
+        _trace_id(span.trace_id), _span_id(span.span_id), _parent_id(span.parent_span_id), attrs, explicit_key
     )
 
 

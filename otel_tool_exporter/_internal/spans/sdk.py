@@ -92,6 +92,15 @@ class OrdinaryEnd:
     parent_span_id: int | None
     explicit_parent: str | None
 
+    @classmethod
+    def of(
+        cls, trace_id: int, span_id: int, parent_span_id: int | None, attrs: Mapping[str, Any], explicit_key: str
+    ) -> OrdinaryEnd:
+        """The link an ordinary span leaves, whichever reader read it: the value of
+        ``explicit_key`` among its attributes, as text, is its explicit parent."""
+        explicit = attrs.get(explicit_key) if explicit_key else None
+        return cls(trace_id, span_id, parent_span_id, str(explicit) if explicit else None)
+
 
 def record_from_readable(span: Any) -> SpanRecord:
     """Convert a finished SDK ``ReadableSpan``. Attribute mappings are shared, not copied: the
@@ -148,7 +157,6 @@ def read_end(span: Any, may_matter: Any, explicit_key: str) -> SpanRecord | Ordi
     if may_matter(span.name, attrs):
         return record_from_readable(span)
     parent = span.parent
-    explicit = attrs.get(explicit_key)
-    return OrdinaryEnd(
-        ctx.trace_id, ctx.span_id, parent.span_id if parent is not None else None, str(explicit) if explicit else None
+    return OrdinaryEnd.of(
+        ctx.trace_id, ctx.span_id, parent.span_id if parent is not None else None, attrs, explicit_key
     )
