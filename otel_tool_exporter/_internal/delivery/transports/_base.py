@@ -148,7 +148,22 @@ async def read_limited(chunks: AsyncIterator[bytes], encoding: str, cap: int) ->
         return b"", str(exc)
 
 
-class RuleLayer:
+class _WholeExchange:
+    """``timeout``, the whole exchange's deadline: kept by one :class:`Deadlines` per transport,
+    the one place it lives."""
+
+    _deadlines: Deadlines
+
+    @property
+    def timeout(self) -> float:
+        return self._deadlines.timeout
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:  # requests from now on (one already out keeps its own)
+        self._deadlines.timeout = value
+
+
+class RuleLayer(_WholeExchange):
     """Base of the shipped transports: the rules above, around a library's :meth:`_exchange`."""
 
     def __init__(
@@ -163,7 +178,6 @@ class RuleLayer:
         proxy: str | None = None,
         trust_env: bool = True,
     ) -> None:
-        self.timeout = timeout
         self._deadlines = Deadlines(timeout)
         self.connect_timeout = connect_timeout
         self.pool_size = pool_size
@@ -218,7 +232,7 @@ class RuleLayer:
         raise NotImplementedError
 
 
-class GuardedTransport:
+class GuardedTransport(_WholeExchange):
     """A transport you supplied, held to the same rules where they can apply after the fact:
     the overall deadline, the body cap (the body is already read), the scrubbed error answer and
     the error types."""
@@ -227,7 +241,6 @@ class GuardedTransport:
         self, inner: Transport, *, timeout: float, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     ) -> None:
         self.inner = inner
-        self.timeout = timeout
         self._deadlines = Deadlines(timeout)
         self.max_response_bytes = max_response_bytes
 
