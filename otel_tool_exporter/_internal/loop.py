@@ -172,8 +172,7 @@ class DeliveryLoop:
             if inbox.ends or inbox.starts or self._accepted or dispatch.outcomes:  # re-check after publishing it
                 inbox.sleeping = False
                 continue
-            burst.begin()
-            await wakeup.wait()
+            await wakeup.wait()  # the linger before this renewed the burst budget
             wakeup.clear()
             inbox.sleeping = False
 
