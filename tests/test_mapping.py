@@ -505,6 +505,8 @@ def test_attributes_of_every_otel_type_map_and_validate() -> None:
         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]",
         "[" * 5000 + "]" * 5000,
         '"\\ud800 lone escaped surrogate"',
+        '"\ud800 lone surrogate inside JSON text"',
+        '{"a": "\udc80"}',
         "\udc80",
         b"\x00\xff bytes",
         math.nan,

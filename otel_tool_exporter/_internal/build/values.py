@@ -156,10 +156,11 @@ def python_literal(text: str) -> Any:
 
 def _loads(text: str) -> Any:
     """``json.loads``, in Rust (pydantic-core's parser, twice as fast) where it agrees: it refuses
-    lone-surrogate escapes and nesting beyond ~200 levels, which ``json.loads`` then reads."""
+    lone-surrogate escapes and nesting beyond ~200 levels, which ``json.loads`` then reads (and
+    text holding a lone surrogate itself, which it cannot take at all)."""
     try:
         return pydantic_core.from_json(text)
-    except ValueError:
+    except (ValueError, TypeError):
         return json.loads(text)
 
 
