@@ -433,7 +433,7 @@ def map_tool_span(
     if call.result is not MISSING and not (error and _is_nothing(call.result)):
         fields["output"] = _as_text(call.result)
 
-    stdout = _stdout(span, call.consumed_events)
+    stdout = _stdout(span, call.consumed_events) if span.events else None
     if stdout:
         fields["stdout"] = stdout
 
