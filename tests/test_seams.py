@@ -226,3 +226,40 @@ def test_a_subclass_of_the_request_keeps_its_own_fields_on_the_wire() -> None:
     request = Extended.model_construct(path="p", start_time=datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc))
     request.__pydantic_extra__ = {"custom": 1}
     assert json.loads(request.to_json_bytes())["custom"] == 1
+
+
+# ------------------------------------------------------------------ an ended span's events and links, read in place
+def test_a_finished_spans_events_links_kind_and_status_read_as_the_sdk_shows_them() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import Link, SpanKind, StatusCode
+
+    from otel_tool_exporter._internal.spans.sdk import record_from_readable
+
+    provider = TracerProvider()
+    tracer = provider.get_tracer("t")
+    other = tracer.start_span("other")
+    span = tracer.start_span("s", kind=SpanKind.CLIENT, links=[Link(other.get_span_context(), {"l": 1})])
+    span.add_event("e1", {"a": 1})
+    span.add_event("e2")
+    span.set_status(StatusCode.ERROR, "boom")
+    span.end()
+    plain = ReadableSpan(  # not the SDK's live span: no inner lists to read in place
+        name="s",
+        context=span.get_span_context(),
+        events=span.events,
+        links=span.links,
+        kind=SpanKind.CLIENT,
+        status=span.status,
+        start_time=1,
+        end_time=2,
+    )
+    for source in (span, plain):
+        record = record_from_readable(source)
+        assert [(e.name, dict(e.attributes)) for e in record.events] == [("e1", {"a": 1}), ("e2", {})]
+        assert [(link.span_id, dict(link.attributes)) for link in record.links] == [
+            (other.get_span_context().span_id, {"l": 1})
+        ]
+        assert (record.kind, record.status_code) == ("CLIENT", "ERROR")
+    bare = tracer.start_span("bare")
+    bare.end()
+    assert (record_from_readable(bare).events, record_from_readable(bare).links) == ((), ())
