@@ -24,6 +24,7 @@ import pytest
 
 from otel_tool_exporter.cli import CliParser, DefaultsFormatter, build_parser
 from otel_tool_exporter.stub import StubServer
+from tests.processes import running, stop
 from tests.trace_view_util import send_single_tool, wait_for_logs
 
 EXE = shutil.which("otel-tool-exporter")
@@ -72,19 +73,13 @@ def _free_port() -> int:
 def launched(*args: str, **env: str) -> Iterator[subprocess.Popen[str]]:
     """The console script running in the background; killed at the end if still alive."""
     assert EXE is not None
-    proc = subprocess.Popen([EXE, *args], env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running([EXE, *args], _env(**env)) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def stopped_by(proc: subprocess.Popen[str], sig: int) -> int:
     """Send ``sig``; the exit status, once it ended without a traceback."""
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=20)
+    _, err = stop(proc, sig, timeout=20)
     assert "Traceback" not in err, err
     return proc.returncode
 

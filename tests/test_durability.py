@@ -27,6 +27,7 @@ from otel_tool_exporter._internal.pipeline import pipeline_of
 from otel_tool_exporter.stub import StubServer
 
 from .conftest import make_exporter
+from .processes import running, stop
 from .spans_util import tool
 
 
@@ -259,30 +260,18 @@ def test_sigkill_of_the_sidecar_after_it_answered_loses_nothing(stub: StubServer
     cmd = [sys.executable, "-m", "otel_tool_exporter.cli", "serve", "--port", str(port), "--base-url", stub.base_url]
     cmd += ["--spool-dir", str(tmp_path / "spool")]
     stub.set_faults(latency_ms=500)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running(cmd, env) as proc:
         assert _wait_for(lambda: _healthy(url), 20)
         otlp = OTLPSpanExporter(endpoint=f"{url}/v1/traces")
         for start in range(0, len(spans), 100):
             assert otlp.export(spans[start : start + 100]) is SpanExportResult.SUCCESS
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+        stop(proc, signal.SIGKILL, timeout=10)
     assert len(_logs(stub)) < 1000, "killed mid-delivery"
 
     stub.set_faults(latency_ms=0)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with running(cmd, env) as proc:
         assert _wait_for(lambda: len({log["metadata"]["otel"]["span_id"] for log in _logs(stub)}) >= 1000, 60)
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
     logs = _logs(stub)
     assert len({log["metadata"]["otel"]["span_id"] for log in logs}) == 1000
     assert len(logs) - 1000 <= 64, "duplicates only for requests the server had in hand at the kill"

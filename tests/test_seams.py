@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import re
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
+from pydantic import ConfigDict
 
-from otel_tool_exporter._internal.build.builder import Builder
+from otel_tool_exporter._internal.build.builder import Builder, LogDraft
 from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.burst import BurstPolicy
 from otel_tool_exporter._internal.delivery.transports import AiohttpTransport
@@ -24,7 +30,10 @@ from otel_tool_exporter._internal.ordering.ancestry import AncestryStore, Facts,
 from otel_tool_exporter._internal.ordering.states import State
 from otel_tool_exporter._internal.spans import SpanRecord
 from otel_tool_exporter._internal.spans.sdk import OrdinaryEnd, attributes_of, read_end
+from otel_tool_exporter.models import ToolLogRequest, format_datetime
 from otel_tool_exporter.settings import Settings
+
+from .conftest import FIXTURES, load_fixture
 
 
 # ------------------------------------------------------------------ SDK attributes at C speed
@@ -167,3 +176,90 @@ def test_wire_headers_are_made_once_per_headers_given_and_follow_a_change() -> N
     changed = {**given, "X-API-KEY": "k2"}  # e.g. an Authorization from ~/.netrc added per request
     assert transport._wire_headers(changed)["x-api-key"] == "k2"
     assert dict(transport._wire_headers(given)) == dict(first)
+
+
+# ------------------------------------------------------------------ datetimes written by pydantic-core
+def _fixture_requests() -> list[ToolLogRequest]:
+    builder = Builder(Settings(api_key="k", base_url="http://127.0.0.1:9/v5"))
+    requests = []
+    for path in sorted(FIXTURES.glob("*.json")):
+        for span in load_fixture(path.stem).get("spans", ()):
+            built = builder.build(SpanRecord.from_fixture(span))
+            if isinstance(built, LogDraft):
+                requests.append(built.request)
+    return requests
+
+
+def test_every_fixtures_body_is_written_byte_for_byte_as_the_models_own_serializer_writes_it() -> None:
+    requests = _fixture_requests()
+    assert len(requests) > 30
+    for request in requests:
+        assert request.to_json_bytes() == request.__pydantic_serializer__.to_json(request, exclude_none=True)
+
+
+_UTC_OR_NOT = st.sampled_from([timezone.utc, None, timezone(timedelta(hours=2)), timezone(timedelta(0))])
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=_UTC_OR_NOT),
+    st.sampled_from([0, 1, 500_000, 999_999, None]),
+    st.one_of(st.none(), st.datetimes(timezones=_UTC_OR_NOT)),
+)
+def test_datetimes_are_written_with_microseconds_in_utc_whichever_serializer_writes_them(
+    start: datetime, microsecond: int | None, end: datetime | None
+) -> None:
+    """The fast path leaves datetimes to pydantic-core, which drops a fraction of zero and writes
+    other zones as offsets: only datetimes it writes exactly alike may take it."""
+    if microsecond is not None:
+        start = start.replace(microsecond=microsecond)
+    request = ToolLogRequest.model_construct(path="p", start_time=start, end_time=end, created_at=end, output="o")
+    body = json.loads(request.to_json_bytes())
+    assert body["start_time"] == format_datetime(start)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", body["start_time"])
+    assert request.to_json_bytes() == request.__pydantic_serializer__.to_json(request, exclude_none=True)
+
+
+def test_a_subclass_of_the_request_keeps_its_own_fields_on_the_wire() -> None:
+    class Extended(ToolLogRequest):
+        model_config = ConfigDict(extra="allow")
+
+    request = Extended.model_construct(path="p", start_time=datetime(2026, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc))
+    request.__pydantic_extra__ = {"custom": 1}
+    assert json.loads(request.to_json_bytes())["custom"] == 1
+
+
+# ------------------------------------------------------------------ an ended span's events and links, read in place
+def test_a_finished_spans_events_links_kind_and_status_read_as_the_sdk_shows_them() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import Link, SpanKind, StatusCode
+
+    from otel_tool_exporter._internal.spans.sdk import record_from_readable
+
+    provider = TracerProvider()
+    tracer = provider.get_tracer("t")
+    other = tracer.start_span("other")
+    span = tracer.start_span("s", kind=SpanKind.CLIENT, links=[Link(other.get_span_context(), {"l": 1})])
+    span.add_event("e1", {"a": 1})
+    span.add_event("e2")
+    span.set_status(StatusCode.ERROR, "boom")
+    span.end()
+    plain = ReadableSpan(  # not the SDK's live span: no inner lists to read in place
+        name="s",
+        context=span.get_span_context(),
+        events=span.events,
+        links=span.links,
+        kind=SpanKind.CLIENT,
+        status=span.status,
+        start_time=1,
+        end_time=2,
+    )
+    for source in (span, plain):
+        record = record_from_readable(source)
+        assert [(e.name, dict(e.attributes)) for e in record.events] == [("e1", {"a": 1}), ("e2", {})]
+        assert [(link.span_id, dict(link.attributes)) for link in record.links] == [
+            (other.get_span_context().span_id, {"l": 1})
+        ]
+        assert (record.kind, record.status_code) == ("CLIENT", "ERROR")
+    bare = tracer.start_span("bare")
+    bare.end()
+    assert (record_from_readable(bare).events, record_from_readable(bare).links) == ((), ())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from otel_tool_exporter.sidecar import SidecarConfig, SidecarServer
 from otel_tool_exporter.stub import StubServer
 
 from .conftest import logs_by_path, make_exporter
+from .processes import running, stop
 
 DEMO_TOOLS = {"get_weather", "lookup_user", "fail_tool", "research", "search_web"}
 
@@ -389,8 +389,7 @@ def test_serve_command_delivers_drains_on_sigterm_and_a_restart_keeps_nesting(st
     without_research = [s for s in spans if s is not research]
 
     def run(batch: list[Any], *, check_auth: bool = False) -> tuple[str, str]:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with running(cmd, env) as proc:
             _wait_healthy(url, proc)
             if check_auth:  # no token, no entry
                 assert OTLPSpanExporter(endpoint=f"{url}/v1/traces").export(spans[:1]) is SpanExportResult.FAILURE
@@ -400,12 +399,7 @@ def test_serve_command_delivers_drains_on_sigterm_and_a_restart_keeps_nesting(st
                 deadline = time.monotonic() + 10
                 while "svc/search_web" not in logs_by_path(stub) and time.monotonic() < deadline:
                     time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            out, err = stop(proc)
         assert proc.returncode == 0, err
         assert "draining" in out and "stopped" in out
         assert "spool on (" in out

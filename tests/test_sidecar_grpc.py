@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from otel_tool_exporter.sidecar.grpc_server import EXPORT_METHOD, GrpcSidecarSer
 from otel_tool_exporter.stub import StubServer  # noqa: E402
 
 from .conftest import logs_by_path, make_exporter  # noqa: E402
+from .processes import running, stop  # noqa: E402
 from .test_sidecar import (  # noqa: E402
     DEMO_TOOLS,
     _free_port,
@@ -348,20 +348,14 @@ def test_serve_with_grpc_port_delivers_and_drains_on_sigterm(stub: StubServer, t
     env = {**os.environ, "HUMANLOOP_API_KEY": "test-key", "OTEL_TOOL_EXPORTER_AUTH_TOKEN": TOKEN}
     cmd = [sys.executable, "-m", "otel_tool_exporter.cli", "serve", "--base-url", stub.base_url]
     cmd += ["--port", str(http_port), "--grpc-port", str(grpc_port), "--spool-dir", str(tmp_path / "spool")]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     target = f"127.0.0.1:{grpc_port}"
-    try:
+    with running(cmd, env) as proc:
         _wait_grpc(target, proc)
         spans: list[ReadableSpan] = record_demo_spans()
         client = OTLPSpanExporter(endpoint=target, insecure=True, headers={"authorization": f"Bearer {TOKEN}"})
         assert client.export(spans) is SpanExportResult.SUCCESS
         client.shutdown()
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        out, err = stop(proc)
     assert proc.returncode == 0, err
     assert f"OTLP/gRPC on 127.0.0.1:{grpc_port}" in out
     assert "draining" in out and "stopped" in out

@@ -10,7 +10,8 @@ docs/performance.md). And the SDK has no public list of a provider's span proces
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -102,6 +103,26 @@ class OrdinaryEnd:
         return cls(trace_id, span_id, parent_span_id, str(explicit) if explicit else None)
 
 
+def _ended_items(span: Any, private: str, public: str) -> Sequence[Any]:
+    """A finished span's events or links. The SDK's public properties copy its ``BoundedList``
+    under a lock, twice; a span that has ended takes no more, so its inner deque is read as is."""
+    inner = getattr(getattr(span, private, None), "_dq", None)
+    if type(inner) is deque:
+        return tuple(inner) if inner else ()
+    return tuple(getattr(span, public, None) or ())
+
+
+def _enum_name(member: Any) -> str:
+    """``member.name`` of the SDK's ``SpanKind``/``StatusCode``, read once per member."""
+    name = _ENUM_NAMES.get(member)
+    if name is None:
+        name = _ENUM_NAMES[member] = member.name
+    return name
+
+
+_ENUM_NAMES: dict[Any, str] = {}  # a handful of enum members, never more
+
+
 def record_from_readable(span: Any) -> SpanRecord:
     """Convert a finished SDK ``ReadableSpan``. Attribute mappings are shared, not copied: the
     SDK makes them immutable once the span has ended."""
@@ -110,17 +131,17 @@ def record_from_readable(span: Any) -> SpanRecord:
     status = span.status
     resource = span.resource
     scope = span.instrumentation_scope
-    events = span.events
-    links = span.links
+    events = _ended_items(span, "_events", "events")
+    links = _ended_items(span, "_links", "links")
     return SpanRecord(
         trace_id=ctx.trace_id,
         span_id=ctx.span_id,
         parent_span_id=parent.span_id if parent is not None else None,
         name=span.name,
-        kind=span.kind.name,
+        kind=_enum_name(span.kind),
         start_time_unix_nano=span.start_time or 0,
         end_time_unix_nano=span.end_time or span.start_time or 0,
-        status_code=status.status_code.name,
+        status_code=_enum_name(status.status_code),
         status_description=status.description,
         attributes=attributes_of(span),
         events=tuple(EventRecord(e.name, e.timestamp, fast_attributes(e.attributes)) for e in events) if events else (),
