@@ -505,6 +505,8 @@ def test_attributes_of_every_otel_type_map_and_validate() -> None:
         "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]",
         "[" * 5000 + "]" * 5000,
         '"\\ud800 lone escaped surrogate"',
+        '"\ud800 lone surrogate inside JSON text"',
+        '{"a": "\udc80"}',
         "\udc80",
         b"\x00\xff bytes",
         math.nan,
@@ -602,6 +604,20 @@ def test_the_resource_is_read_once_per_provider_and_every_log_gets_its_own_copy(
     assert log.metadata["otel"]["resource"] == {"host.name": "h1", "k8s.pod": "p"}
     log.metadata["otel"]["resource"]["host.name"] = "[changed by a hook]"
     assert mapped(second).request.metadata["otel"]["resource"] == {"host.name": "h1", "k8s.pod": "p"}
+
+    environments = TracerProvider(resource=Resource({"service.name": ["a", "b"], "deployment.environment": "prod"}))
+    environments.add_span_processor(SimpleSpanProcessor(Keep()))
+    ended.clear()
+    for _ in range(2):
+        environments.get_tracer("t").start_span("execute_tool get_weather", attributes=genai_attrs()).end()
+    first, second = (record_from_readable(span) for span in ended)
+    log = mapped(first).request
+    assert log.environment == "prod"
+    assert log.metadata["otel"]["service_name"] == ["a", "b"]
+    log.metadata["otel"]["service_name"].append("[changed by a hook]")
+    again = mapped(second).request
+    assert again.environment == "prod"
+    assert again.metadata["otel"]["service_name"] == ["a", "b"]
 
     resource = {"service.name": "svc", "host.name": "h1"}
     assert not is_shared_resource(resource)

@@ -352,30 +352,36 @@ def _log_fields(
     )
 
 
-_RESOURCES: dict[int, tuple[Mapping[str, Any], dict[str, Any]]] = {}
+_RESOURCES: dict[int, tuple[Mapping[str, Any], dict[str, Any], str | None, Any]] = {}
 _MAX_RESOURCES = 64
 _SCALARS = (str, int, float, bool, type(None))
+_ENVIRONMENT_KEYS = ("deployment.environment.name", "deployment.environment")
 
 
-def _resource_metadata(resource: Mapping[str, Any]) -> dict[str, Any]:
-    """The resource attributes but ``service.name`` (a field of its own), JSON-safe. Worked out
-    once for the shared view of an SDK resource; every Log gets a copy of its own (a redact hook
-    may change a Log's metadata in place), so only flat ones are kept."""
+def _resource_fields(resource: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, Any]:
+    """What a Log takes from the resource attributes, JSON-safe: the attributes but
+    ``service.name`` (for ``metadata.otel.resource``), the deployment environment (``None`` if
+    none) and the service name. Worked out once for the shared view of an SDK resource; every Log
+    gets a copy of its own of the attributes (a redact hook may change a Log's metadata in place),
+    so only flat ones are kept."""
     known = _RESOURCES.get(id(resource))
     if known is not None and known[0] is resource:
-        return dict(known[1])
+        return dict(known[1]), known[2], known[3]
     # what json_safe(dict) does to a mapping, without first copying it to leave one key out
     safe = {
         k if type(k) is str and k.isascii() else json_safe(str(k)): json_safe(v, 1)
         for k, v in resource.items()
         if k != "service.name"
     }
-    if is_shared_resource(resource) and all(type(v) in _SCALARS for v in safe.values()):
+    env_body = _first(resource, _ENVIRONMENT_KEYS, set())
+    environment = json_safe(env_body) if env_body else None
+    service = json_safe(resource.get("service.name"))
+    if is_shared_resource(resource) and type(service) in _SCALARS and all(type(v) in _SCALARS for v in safe.values()):
         if len(_RESOURCES) >= _MAX_RESOURCES:
             _RESOURCES.clear()
-        _RESOURCES[id(resource)] = (resource, safe)
-        return dict(safe)
-    return safe
+        _RESOURCES[id(resource)] = (resource, safe, environment, service)
+        return dict(safe), environment, service
+    return safe, environment, service
 
 
 def map_tool_span(
@@ -400,6 +406,7 @@ def map_tool_span(
         path = f"{path_prefix}{name}"
 
     end = _iso(span.end_time_unix_nano)
+    scope = json_safe(span.scope_name)
     fields: dict[str, Any] = {
         "path": json_safe(path),
         "tool": _tool_kernel(call, name, schema_hint),
@@ -407,7 +414,7 @@ def map_tool_span(
         "end_time": end,
         "created_at": end,  # datetimes are immutable: one object serves both
         "provider_latency": max(0.0, (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9),
-        "source": json_safe(span.scope_name) if span.scope_name else "opentelemetry",
+        "source": scope if span.scope_name else "opentelemetry",
     }
     inputs = _inputs(call.arguments)
     if (
@@ -433,17 +440,16 @@ def map_tool_span(
     if call.result is not MISSING and not (error and _is_nothing(call.result)):
         fields["output"] = _as_text(call.result)
 
-    stdout = _stdout(span, call.consumed_events)
+    stdout = _stdout(span, call.consumed_events) if span.events else None
     if stdout:
         fields["stdout"] = stdout
 
     query_version, query_environment, explicit_parent = version_id, environment, None
     if not _LOG_FIELD_KEYS.isdisjoint(attrs):  # one test in C for the many spans that set none
         query_version, query_environment, explicit_parent = _log_fields(attrs, consumed, fields)
-    if "environment" not in fields:
-        env_body = _first(span.resource_attributes, ("deployment.environment.name", "deployment.environment"), set())
-        if env_body:
-            fields["environment"] = json_safe(env_body)
+    resource, resource_environment, service = _resource_fields(span.resource_attributes)
+    if "environment" not in fields and resource_environment is not None:
+        fields["environment"] = resource_environment
     if "save" not in fields and save is not None:
         fields["save"] = save
     query_version = query_version or version_id
@@ -456,8 +462,8 @@ def map_tool_span(
         "span_name": json_safe(span.name),
         "span_kind": span.kind,
         "status_code": span.status_code,
-        "scope": json_safe(span.scope_name),
-        "service_name": json_safe(span.resource_attributes.get("service.name")),
+        "scope": scope,
+        "service_name": service,
         "convention": call.convention,
     }
     if span.scope_version:
@@ -468,7 +474,6 @@ def map_tool_span(
         otel["error_stacktrace"] = json_safe(stacktrace)
     if span.links:
         otel["links"] = [_link(link) for link in span.links]
-    resource = _resource_metadata(span.resource_attributes)
     if resource:
         otel["resource"] = resource
     fields["metadata"] = {

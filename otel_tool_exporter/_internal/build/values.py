@@ -26,6 +26,7 @@ __all__ = [
     "json_safe",
     "python_literal",
     "salvage_json",
+    "whole_json",
 ]
 
 
@@ -54,6 +55,9 @@ def _clean_str(value: str) -> str:
     return value
 
 
+_AS_THEY_ARE = frozenset((int, bool, type(None)))
+
+
 def json_safe(value: Any, _depth: int = 0) -> Any:
     """A copy of ``value`` that ``json.dumps(allow_nan=False)`` accepts and any server can read.
 
@@ -69,13 +73,19 @@ def json_safe(value: Any, _depth: int = 0) -> Any:
     if kind is float:
         return value if math.isfinite(value) else str(value)
     if _depth < _MAX_DEPTH:
+        # members that are already safe (ASCII text, ints, None) are taken without a call
         if kind is dict:
             return {
-                k if type(k) is str and k.isascii() else _clean_str(str(k)): json_safe(v, _depth + 1)
+                k if type(k) is str and k.isascii() else _clean_str(str(k)): v
+                if (type(v) is str and v.isascii()) or type(v) in _AS_THEY_ARE
+                else json_safe(v, _depth + 1)
                 for k, v in value.items()
             }
         if kind is list or kind is tuple:
-            return [json_safe(v, _depth + 1) for v in value]
+            return [
+                v if (type(v) is str and v.isascii()) or type(v) in _AS_THEY_ARE else json_safe(v, _depth + 1)
+                for v in value
+            ]
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, str):
@@ -106,6 +116,15 @@ def decode_json(value: Any, *, max_depth: int = 3) -> Any:
     """
     if not isinstance(value, str):
         return value  # the usual call on an already decoded value: no loop
+    if max_depth > 0:
+        whole = whole_json(value)
+        if whole is not MISSING:
+            return whole
+    return _decode_text(value, max_depth)
+
+
+def _decode_text(value: str, max_depth: int) -> Any:
+    """:func:`decode_json` for text, step by step."""
     for _ in range(max_depth):
         if not isinstance(value, str):
             return value
@@ -154,12 +173,25 @@ def python_literal(text: str) -> Any:
     return value if isinstance(value, (dict, list)) else MISSING
 
 
-def _loads(text: str) -> Any:
-    """``json.loads``, in Rust (pydantic-core's parser, twice as fast) where it agrees: it refuses
-    lone-surrogate escapes and nesting beyond ~200 levels, which ``json.loads`` then reads."""
+def whole_json(text: str) -> Any:
+    """``text`` as the object or array it is when it is exactly one JSON object or array, with
+    nothing around it, that pydantic-core's parser reads; else ``MISSING``. What
+    :func:`decode_json` gives for such text, in one step (most JSON attributes are one)."""
+    if text[:1] not in ("{", "["):
+        return MISSING  # text that is a JSON string or number: the steps decide what it is
     try:
         return pydantic_core.from_json(text)
-    except ValueError:
+    except (ValueError, TypeError):
+        return MISSING  # the steps decide (json.loads, a Python literal, or text as it is)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, in Rust (pydantic-core's parser, twice as fast) where it agrees: it refuses
+    lone-surrogate escapes and nesting beyond ~200 levels, which ``json.loads`` then reads (and
+    text holding a lone surrogate itself, which it cannot take at all)."""
+    try:
+        return pydantic_core.from_json(text)
+    except (ValueError, TypeError):
         return json.loads(text)
 
 
@@ -192,11 +224,21 @@ def _refuse(value: Any) -> Any:
 
 def canonical(value: Any) -> Any:
     """Same content with every mapping's keys sorted, so equal things serialise identically."""
-    if isinstance(value, Mapping):
-        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    kind = type(value)  # JSON's own types first: an isinstance test against Mapping is slow
+    if kind in _SCALARS:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        ordered = {}
+        for key in sorted(value, key=str):
+            member = value[key]
+            ordered[key] = member if type(member) in _SCALARS else canonical(member)
+        return ordered
     if isinstance(value, list):
-        return [canonical(v) for v in value]
+        return [member if type(member) in _SCALARS else canonical(member) for member in value]
     return value
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 _CLOSERS = {"{": "}", "[": "]"}

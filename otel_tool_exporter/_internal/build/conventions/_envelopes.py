@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_tool_exporter._internal.build.conventions._base import AttrReader, clean_call_id
-from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json
+from otel_tool_exporter._internal.build.values import MISSING, decode_json, salvage_json, whole_json
 
 __all__ = [
     "adk_result",
@@ -48,6 +48,10 @@ def take_decoded(reader: AttrReader, *keys: str) -> Any:
     raw = reader.take(*keys)
     if raw is MISSING:
         return MISSING
+    if type(raw) is str:
+        whole = whole_json(raw)  # the usual JSON object or array, read as salvage_json reads it
+        if whole is not MISSING:
+            return whole
     value, cut = salvage_json(raw)  # what decoded() does, one call less on every tool span
     if cut:
         for key in keys:

@@ -24,29 +24,39 @@ def unflatten(attrs: Mapping[str, Any], prefix: str) -> tuple[dict[str, Any], se
     """Fold ``prefix.a.b = v`` keys into ``{"a": {"b": v}}``; numeric segments stay dict keys
     unless a whole level is ``0..n-1``, in which case it becomes a list."""
     out: dict[str, Any] = {}
+    made = {id(out)}  # the levels made here; a span's own dict value is copied before it is added to
     used: set[str] = set()
+    start = len(prefix)
     for key, value in attrs.items():
         if not key.startswith(prefix):
             continue
         used.add(key)
-        parts = key[len(prefix) :].split(".")
+        *path, last = key[start:].split(".")
         node = out
-        for part in parts[:-1]:
+        for part in path:
             child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
+            if not isinstance(child, dict) or id(child) not in made:
+                child = node[part] = dict(child) if isinstance(child, dict) else {}
+                made.add(id(child))
             node = child
-        node[parts[-1]] = value
+        node[last] = value
     return _listify(out), used
 
 
 def _listify(value: Any) -> Any:
+    """A copy of the folded tree in which every level keyed ``0..n-1`` is a list (the span's own
+    values are never changed: the tree may hold them)."""
     if not isinstance(value, dict):
         return value
-    value = {k: _listify(v) for k, v in value.items()}
-    if value and all(k.isdigit() for k in value) and sorted(int(k) for k in value) == list(range(len(value))):
+    value = {k: _listify(v) if isinstance(v, dict) else v for k, v in value.items()}
+    # the first key settles most levels: a name (``type``, ``city``) is no index
+    if value and next(iter(value)).isdigit() and _is_index_level(value):
         return [value[str(i)] for i in range(len(value))]
     return value
+
+
+def _is_index_level(level: dict[str, Any]) -> bool:
+    return all(k.isdigit() for k in level) and sorted(int(k) for k in level) == list(range(len(level)))
 
 
 class HumanloopSDKRecogniser:
@@ -85,5 +95,5 @@ class HumanloopSDKRecogniser:
             result=result,
             description=function.get("description") if isinstance(function.get("description"), str) else None,
             schema=parameters if isinstance(parameters, dict) else None,
-            consumed=frozenset(k for k in consumed if k in attrs),
+            consumed=frozenset(consumed).intersection(attrs),
         )
