@@ -11,6 +11,7 @@ import gc
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -23,7 +24,7 @@ from pydantic import ConfigDict
 from otel_tool_exporter._internal.build.builder import Builder, LogDraft
 from otel_tool_exporter._internal.build.mapping import EXPLICIT_PARENT_KEY
 from otel_tool_exporter._internal.burst import BurstPolicy
-from otel_tool_exporter._internal.delivery.transports import AiohttpTransport
+from otel_tool_exporter._internal.delivery.transports import TRANSPORTS, AiohttpTransport
 from otel_tool_exporter._internal.delivery.transports._base import ACCEPT_ENCODING
 from otel_tool_exporter._internal.delivery.transports._deadline import Deadlines
 from otel_tool_exporter._internal.ordering.ancestry import AncestryStore, Facts, Node
@@ -263,3 +264,31 @@ def test_a_finished_spans_events_links_kind_and_status_read_as_the_sdk_shows_the
     bare = tracer.start_span("bare")
     bare.end()
     assert (record_from_readable(bare).events, record_from_readable(bare).links) == ((), ())
+
+
+# ------------------------------------------------------------------ one CA store per source of CAs
+
+
+def test_transports_asking_for_the_same_cas_share_one_context_until_the_cas_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading a CA store takes tens of milliseconds: it is done once per source of CAs, and
+    again as soon as that source says something else."""
+    trustme = pytest.importorskip("trustme", reason="needs trustme's throwaway CAs (pip install -e '.[dev]')")
+    ca_file = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    first = TRANSPORTS["aiohttp"](ca_file=str(ca_file))._ssl_context()
+    assert TRANSPORTS["httpx"](ca_file=str(ca_file))._ssl_context() is first
+    system = TRANSPORTS["aiohttp"]()._ssl_context()
+    assert system is not first and TRANSPORTS["aiohttp"]()._ssl_context() is system
+
+    replaced = trustme.CA()
+    replaced.cert_pem.write_to_path(str(ca_file))  # rotated in place: same path, other CA
+    rotated = TRANSPORTS["aiohttp"](ca_file=str(ca_file))._ssl_context()
+    assert rotated is not first
+    assert rotated.get_ca_certs()[0]["serialNumber"] != first.get_ca_certs()[0]["serialNumber"]
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    by_env = TRANSPORTS["aiohttp"]()._ssl_context()
+    assert by_env is not system
+    assert [c["serialNumber"] for c in by_env.get_ca_certs()] == [c["serialNumber"] for c in rotated.get_ca_certs()]

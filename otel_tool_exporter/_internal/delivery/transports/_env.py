@@ -10,6 +10,7 @@ own ``trust_env`` does exactly that, on executor threads).
 from __future__ import annotations
 
 import base64
+import hashlib
 import netrc
 import os
 import ssl
@@ -130,7 +131,43 @@ class RouteCache:
 
 def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
     """Verification on, always. ``ca_file`` replaces the system's CAs; without it the system's
-    store is used, which honours ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``."""
-    if ca_file:
-        return ssl.create_default_context(cafile=ca_file)
-    return ssl.create_default_context()
+    store is used, which honours ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``.
+
+    Loading a CA store takes tens of milliseconds, so a context is shared by every transport
+    asking for the same CAs: the same ``ca_file`` (or ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``),
+    with the same contents (a file's digest, a directory's modification time)."""
+    key = (ca_file or None, *_ca_source(ca_file))
+    known = _CONTEXTS.get(key)
+    if known is not None:
+        return known
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    if len(_CONTEXTS) >= _MAX_CONTEXTS:
+        _CONTEXTS.clear()
+    _CONTEXTS[key] = context
+    return context
+
+
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
+_MAX_CONTEXTS = 8
+
+
+def _ca_source(ca_file: str | None) -> tuple[object, ...]:
+    """What the CAs of a context are read from, as it stands now: each file's path and digest
+    (a certificate bundle is small), the directory's path and modification time."""
+    files = (ca_file,) if ca_file else (os.environ.get("SSL_CERT_FILE"),)
+    found: list[object] = []
+    for path in files:
+        try:
+            with open(path, "rb") as f:  # type: ignore[arg-type]
+                digest: object = hashlib.sha256(f.read()).digest()
+        except (OSError, TypeError, ValueError):
+            digest = None
+        found += (path, digest)
+    if not ca_file:
+        directory = os.environ.get("SSL_CERT_DIR")
+        try:
+            stamp: object = os.stat(directory).st_mtime_ns if directory else None
+        except OSError:
+            stamp = None
+        found += (directory, stamp)
+    return tuple(found)
