@@ -33,8 +33,11 @@ class Deadlines:
     async def run(self, awaitable: Awaitable[T]) -> T:
         """``await awaitable``, raising ``TimeoutError`` once ``timeout`` seconds have passed."""
         task = asyncio.current_task()
-        if task is None or sys.version_info < (3, 11):  # Task.uncancel is 3.11+
-            return await asyncio.wait_for(awaitable, self.timeout)
+        if task is None or sys.version_info < (3, 11):  # Task.uncancel is 3.11+: a timer per request
+            try:
+                return await asyncio.wait_for(awaitable, self.timeout)
+            except asyncio.TimeoutError:  # not yet the built-in TimeoutError before 3.11
+                raise TimeoutError(f"no complete answer within {self.timeout:g} s") from None
         loop = asyncio.get_running_loop()
         token = object()
         self._live[token] = (loop.time() + self.timeout, task)
