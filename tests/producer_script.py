@@ -9,14 +9,23 @@ shuts down unless told not to.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import sys
+import threading
 import time
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_tool_exporter import ToolLogExporter, ToolSpanProcessor
+
+
+def _refuse_new_threads() -> None:
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    threading.Thread.start = refuse  # type: ignore[method-assign]
 
 
 def main() -> int:
@@ -34,6 +43,11 @@ def main() -> int:
     parser.add_argument(
         "--live", type=float, default=0.0, help="one parent tool running this long, its child ended first"
     )
+    parser.add_argument(
+        "--threads-refused-at-exit",
+        action="store_true",
+        help="as Python 3.12.0/3.12.1 do: no new thread once the interpreter exits",
+    )
     args = parser.parse_args()
 
     settings = {"base_url": args.base_url, "api_key": "k"}
@@ -46,6 +60,8 @@ def main() -> int:
     else:
         provider.add_span_processor(ToolSpanProcessor(exporter))
     tracer = provider.get_tracer("producer")
+    if args.threads_refused_at_exit:
+        atexit.register(_refuse_new_threads)  # registered last: runs before every other exit hook
     if args.live:
         attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": json.dumps({"topic": "x"})}
         with tracer.start_as_current_span(

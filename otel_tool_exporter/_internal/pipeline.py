@@ -165,7 +165,7 @@ class Pipeline:
         timeout = self._within_exit_budget(timeout)
         marker: FlushMarker = self.inbox.offer_flush()
         try:
-            return marker.future.result(timeout=max(0.0, timeout))
+            return self.runtime.wait(marker.future, timeout)
         except concurrent.futures.TimeoutError:
             return False
         except KeyboardInterrupt:
