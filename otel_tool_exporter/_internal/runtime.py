@@ -74,14 +74,12 @@ class Runtime:
     def wake(self) -> None:
         """Called from any thread (the inbox, when the loop sleeps). Never raises."""
         try:
-            if self._thread is None:
+            if not self.started:
                 self.start()
             loop, wakeup = self._loop, self._wakeup
             if loop is not None and wakeup is not None:
-                if self.inline:
-                    wakeup.set()  # this thread runs the loop when it next waits on it
-                else:
-                    loop.call_soon_threadsafe(wakeup.set)
+                # from any thread; without a thread of its own the loop sees it when next run
+                loop.call_soon_threadsafe(wakeup.set)
         except Exception:
             logger.exception("otel_tool_exporter: cannot wake the delivery thread")
 
