@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from otel_tool_exporter._internal.build.conventions import ToolCall, ToolSchemaHint
-from otel_tool_exporter._internal.build.values import MISSING, canonical, decode_json, dumps_compact, json_safe
+from otel_tool_exporter._internal.build.values import (
+    MISSING,
+    SCALARS,
+    canonical,
+    decode_json,
+    dumps_compact,
+    json_safe,
+)
 from otel_tool_exporter._internal.spans import LinkRecord, SpanRecord, format_span_id, format_trace_id
 from otel_tool_exporter._internal.spans.sdk import is_shared_resource
 from otel_tool_exporter.models import ToolFunction, ToolKernel, ToolLogRequest, format_datetime
@@ -354,7 +361,6 @@ def _log_fields(
 
 _RESOURCES: dict[int, tuple[Mapping[str, Any], dict[str, Any], str | None, Any]] = {}
 _MAX_RESOURCES = 64
-_SCALARS = (str, int, float, bool, type(None))
 _ENVIRONMENT_KEYS = ("deployment.environment.name", "deployment.environment")
 
 
@@ -376,7 +382,7 @@ def _resource_fields(resource: Mapping[str, Any]) -> tuple[dict[str, Any], str |
     env_body = _first(resource, _ENVIRONMENT_KEYS, set())
     environment = json_safe(env_body) if env_body else None
     service = json_safe(resource.get("service.name"))
-    if is_shared_resource(resource) and type(service) in _SCALARS and all(type(v) in _SCALARS for v in safe.values()):
+    if is_shared_resource(resource) and type(service) in SCALARS and all(type(v) in SCALARS for v in safe.values()):
         if len(_RESOURCES) >= _MAX_RESOURCES:
             _RESOURCES.clear()
         _RESOURCES[id(resource)] = (resource, safe, environment, service)

@@ -19,6 +19,7 @@ import pydantic_core
 
 __all__ = [
     "MISSING",
+    "SCALARS",
     "canonical",
     "decode_json",
     "dumps_compact",
@@ -225,20 +226,20 @@ def _refuse(value: Any) -> Any:
 def canonical(value: Any) -> Any:
     """Same content with every mapping's keys sorted, so equal things serialise identically."""
     kind = type(value)  # JSON's own types first: an isinstance test against Mapping is slow
-    if kind in _SCALARS:
+    if kind in SCALARS:
         return value
     if kind is dict or isinstance(value, Mapping):
         ordered = {}
         for key in sorted(value, key=str):
             member = value[key]
-            ordered[key] = member if type(member) in _SCALARS else canonical(member)
+            ordered[key] = member if type(member) in SCALARS else canonical(member)
         return ordered
     if isinstance(value, list):
-        return [member if type(member) in _SCALARS else canonical(member) for member in value]
+        return [member if type(member) in SCALARS else canonical(member) for member in value]
     return value
 
 
-_SCALARS = frozenset((str, int, float, bool, type(None)))
+SCALARS = frozenset((str, int, float, bool, type(None)))  # the types of JSON's scalar values
 
 
 _CLOSERS = {"{": "}", "[": "]"}
